@@ -1,0 +1,53 @@
+"""Sweep config (a Hydra structured config): the grids of a preset, seeds, where results go."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import List, Optional
+
+from configs.errors import ConfigError
+
+
+@dataclass
+class GridConfig:
+    """One grid of a preset: a Cartesian product of axes, plus explicit points, optionally per compute budget."""
+
+    name: str = "grid"
+    """Label recorded on every run of the grid (the analysis selects e.g. 'n_grid', 'd_grid', 'isoflop', 'arch_shape')."""
+    axes: List[str] = field(default_factory=list)
+    """Hydra sweep overrides whose product makes the grid, e.g. ['model.d_model=64,128', 'model.n_layer=2,4']."""
+    points: List[str] = field(default_factory=list)
+    """Explicit points, each a space-separated override list, e.g. 'model.d_model=256 model.n_layer=1'."""
+    compute_budgets: List[float] = field(default_factory=list)
+    """IsoFLOP budgets C (FLOPs): each point is run at each budget with train.tokens = C / (6 N)."""
+
+
+@dataclass
+class SweepConfig:
+    """What to run and where the results go."""
+
+    preset: str = "single"
+    """Name of the preset (set by the preset yaml); recorded on every run."""
+    grids: List[GridConfig] = field(default_factory=list)
+    """The grids; an empty list means the single run described by the rest of the config."""
+    seeds: List[int] = field(default_factory=lambda: [0])
+    """Every grid point is trained once per seed (replicates measure run-to-run noise)."""
+    results_dir: str = "results/${sweep.preset}"
+    """One folder per sweep: runs/*.parquet, checkpoints/, analysis/. Nothing else is read by the analysis."""
+    dry_run: bool = False
+    """Print the plan (runs, N, D, C, estimated time) and exit without training."""
+    force: bool = False
+    """Re-train runs whose results already exist."""
+    analyze: bool = True
+    """Run the analysis stage on the results folder after the sweep."""
+    plan_file: Optional[str] = None
+    """Set by scripts/sweep.py for its jobs: the validated plan this job reads its point from."""
+    point: Optional[int] = None
+    """Set by scripts/sweep.py for its jobs: which point of the plan this job trains."""
+
+    def __post_init__(self) -> None:
+        if not self.seeds:
+            raise ConfigError("sweep.seeds", self.seeds, "must list at least one seed")
+        names = [g.name for g in self.grids]
+        if len(set(names)) != len(names):
+            raise ConfigError("sweep.grids", names, "grid names must be unique")

@@ -1,0 +1,81 @@
+"""Optimisation config (a Hydra structured config): token budget, optimiser, schedule, device."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+from configs.errors import ConfigError
+
+LR_RULES = ("kaplan", "fixed")
+DEVICES = ("auto", "cpu", "cuda")
+
+# Kaplan et al. 2020 sec. 2.2 / app. D.6 train with a linear warmup then a cosine decay to zero.
+KAPLAN_FINAL_LR_RATIO = 0.0
+# Brown et al. 2020 (GPT-3) app. B: AdamW beta2 = 0.95, weight decay 0.1, gradient clipping at 1.0.
+GPT3_BETA2 = 0.95
+GPT3_WEIGHT_DECAY = 0.1
+GPT3_GRAD_CLIP = 1.0
+
+
+@dataclass
+class TrainConfig:
+    """How one run trains: D tokens, AdamW, warmup + cosine ending exactly at D, seed, device."""
+
+    tokens: float = 2e6
+    """D, the training-token budget (e.g. 2e6). Rounded to whole optimizer steps; the exact count is recorded."""
+    batch_size: int = 32
+    """Sequences per optimizer step (tokens per step = batch_size * model.n_ctx)."""
+    lr_rule: str = "kaplan"
+    """'kaplan': LR(N) of Kaplan 2020 eq. D.1 from the model's N; 'fixed': train.lr."""
+    lr: float = 1e-3
+    """Peak learning rate when lr_rule='fixed'."""
+    warmup_frac: float = 0.05
+    """Fraction of the steps spent in linear warmup (Kaplan's 3000 of 250k steps is 1.2%; toy runs are short)."""
+    final_lr_ratio: float = KAPLAN_FINAL_LR_RATIO
+    """LR at the last step as a fraction of the peak (cosine decay ends exactly at D tokens)."""
+    weight_decay: float = GPT3_WEIGHT_DECAY
+    """AdamW decoupled weight decay on matrices (not on biases, LayerNorm or embeddings)."""
+    beta1: float = 0.9
+    """AdamW beta1."""
+    beta2: float = GPT3_BETA2
+    """AdamW beta2."""
+    grad_clip: float = GPT3_GRAD_CLIP
+    """Global gradient-norm clip; 0 disables."""
+    seed: int = 0
+    """Seeds model init and the data order."""
+    device: str = "auto"
+    """'auto' (CUDA with bf16 autocast when present, else CPU fp32), 'cpu' or 'cuda'."""
+    threads: int = 0
+    """torch CPU threads; 0 = cores divided by the number of jobs running side by side."""
+    eval_points: int = 24
+    """Test-loss evaluations at log-spaced token counts (>= 20; the final point always included)."""
+    train_log_points: int = 100
+    """Rows of train loss recorded along the run (evenly spaced in steps)."""
+    checkpoint_interval_s: float = 60.0
+    """Seconds between resumable checkpoints."""
+    progress_interval_s: float = 10.0
+    """Seconds between progress lines in the log."""
+
+    def __post_init__(self) -> None:
+        positive = ("tokens", "batch_size", "eval_points", "train_log_points", "checkpoint_interval_s", "progress_interval_s")
+        for name in positive:
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"train.{name}", getattr(self, name), "must be > 0")
+        if self.lr_rule not in LR_RULES:
+            raise ConfigError("train.lr_rule", self.lr_rule, f"must be one of {LR_RULES}")
+        if self.device not in DEVICES:
+            raise ConfigError("train.device", self.device, f"must be one of {DEVICES}")
+        if self.lr <= 0:
+            raise ConfigError("train.lr", self.lr, "must be > 0")
+        if not 0 <= self.warmup_frac < 1:
+            raise ConfigError("train.warmup_frac", self.warmup_frac, "must be in [0, 1)")
+        if not 0 <= self.final_lr_ratio <= 1:
+            raise ConfigError("train.final_lr_ratio", self.final_lr_ratio, "must be in [0, 1]")
+        if self.eval_points < 20:
+            raise ConfigError("train.eval_points", self.eval_points, "must be >= 20 (the curve needs >= 20 test points)")
+        if self.threads < 0:
+            raise ConfigError("train.threads", self.threads, "must be >= 0 (0 = automatic)")
+        for name in ("grad_clip", "weight_decay"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"train.{name}", getattr(self, name), "must be >= 0 (0 disables)")

@@ -1,0 +1,135 @@
+"""A sweep's plan: every grid point built, resolved and validated before the first run starts.
+
+The plan is written (after validation only) to RESULTS_DIR/plans/<hash>.json; each launched job
+reads its point from it, so every launcher (basic, joblib, submitit, ray) runs the same list.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import List
+
+import torch
+from omegaconf import DictConfig
+
+from configs.errors import ConfigError
+from configs.grid import GridPoint, expand_sweep
+from configs.run import RunConfig, to_run_config
+from harness import store
+from harness.data import TrainWindows, prepare_data, test_windows
+from harness.progress import format_duration
+from harness.resolve import ResolvedRun, resolve
+from models.flops import TRAIN_FLOPS_PER_TOKEN
+
+PLANS_SUBDIR = "plans"
+# Model-FLOPs utilisation assumed for the time estimate: a plain fp32 loop reached 41-67% of the
+# matmul peak on the toy shapes (shared/NOTES.md); the lower end is used for a conservative estimate.
+ASSUMED_MFU = 0.4
+PEAK_PROBE_SIZE = 512  # square matmul used to measure the machine's fp32 peak for the estimate
+PEAK_PROBE_REPEATS = 20
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    """One point of the sweep, resolved."""
+
+    point: GridPoint
+    run: ResolvedRun
+    done: bool
+
+    @property
+    def train_flops(self) -> float:
+        """Exact training FLOPs of the whole run (3 x the Hoffmann et al. app. F forward count)."""
+        return self.run.tokens * TRAIN_FLOPS_PER_TOKEN["exact"](self.run.gpt)
+
+
+def _with_point_context(exc: ConfigError, point: GridPoint) -> ConfigError:
+    return ConfigError(exc.field, exc.value, f"{exc.allowed} (in grid point {point.describe()})")
+
+
+def resolve_point(base: DictConfig, point: GridPoint) -> ResolvedRun:
+    """Build and resolve one grid point; a bad value raises ConfigError naming the point and field."""
+    try:
+        cfg: RunConfig = to_run_config(base, point.overrides)
+        return resolve(cfg, point.grid, point.compute_budget)
+    except ConfigError as exc:
+        raise _with_point_context(exc, point) from exc
+
+
+def _check_data(runs: List[tuple]) -> None:
+    """Data-dependent checks (D vs the train split, n_ctx vs documents), one data preparation per corpus."""
+    prepared = {}
+    for point, run in runs:
+        key = json.dumps(run.config.data.__dict__, default=str, sort_keys=True)
+        if key not in prepared:
+            prepared[key] = prepare_data(run.config.data)
+        data, t = prepared[key], run.config.train
+        try:
+            TrainWindows(data.train_tokens, run.gpt.n_ctx, t.batch_size, run.tokens, t.seed,
+                         run.config.data.allow_repeat)
+            test_windows(data, run.gpt.n_ctx, run.config.data.test_windows)
+        except ConfigError as exc:
+            raise _with_point_context(exc, point) from exc
+
+
+def build_plan(base: DictConfig, check_data: bool = True) -> List[PlannedRun]:
+    """Resolve every point of the sweep described by `base`; nothing is written to the results folder."""
+    sweep = to_run_config(base).sweep
+    resolved = [(p, resolve_point(base, p)) for p in expand_sweep(sweep)]
+    ids = [r.run_id for _, r in resolved]
+    duplicates = {i for i in ids if ids.count(i) > 1}
+    if duplicates:
+        raise ConfigError("sweep.grids", sorted(duplicates), "the grids contain the same run twice")
+    if check_data:
+        _check_data(resolved)
+    return [PlannedRun(p, r, store.run_path(r.config.sweep.results_dir, r.run_id).exists()) for p, r in resolved]
+
+
+def write_plan(results_dir: str, plan: List[PlannedRun]) -> Path:
+    """Write the validated plan where every job can read it; the name is a hash of its content."""
+    points = [{"grid": p.point.grid, "overrides": list(p.point.overrides),
+               "compute_budget": None if math.isnan(p.point.compute_budget) else p.point.compute_budget,
+               "run_id": p.run.run_id} for p in plan]
+    blob = json.dumps({"points": points}, indent=1, sort_keys=True)
+    path = Path(results_dir) / PLANS_SUBDIR / f"{hashlib.sha256(blob.encode()).hexdigest()[:16]}.json"
+    store.atomic_write_bytes(path, lambda tmp: Path(tmp).write_text(blob))
+    return path
+
+
+def read_point(plan_file: str, index: int) -> tuple[GridPoint, str]:
+    """The grid point at `index` of a written plan, and the run id the plan expects for it."""
+    entry = json.loads(Path(plan_file).read_text())["points"][index]
+    budget = math.nan if entry["compute_budget"] is None else float(entry["compute_budget"])
+    return GridPoint(entry["grid"], tuple(entry["overrides"]), budget), entry["run_id"]
+
+
+def measure_matmul_flops(size: int = PEAK_PROBE_SIZE, repeats: int = PEAK_PROBE_REPEATS) -> float:
+    """fp32 matmul FLOP/s of this machine's CPU, measured now (about a tenth of a second)."""
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    a @ b  # warm-up
+    start = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    return 2 * size**3 * repeats / (time.perf_counter() - start)
+
+
+def format_plan(plan: List[PlannedRun], flops_per_s: float) -> str:
+    """The plan as a table: runs, N, D, C, estimated time, whether each is already done."""
+    lines = [f"{'#':>3} {'grid':<10} {'L':>3} {'d':>4} {'N':>11} {'D':>9} {'C=6ND':>9} {'est':>7}  status"]
+    total = 0.0
+    for i, p in enumerate(plan):
+        r = p.run
+        est = 0.0 if p.done else p.train_flops / (flops_per_s * ASSUMED_MFU)
+        total += est
+        lines.append(f"{i:>3} {r.grid:<10} {r.gpt.n_layer:>3} {r.gpt.d_model:>4} {r.params.non_embedding:>11,} "
+                     f"{r.tokens:>9.2e} {6 * r.params.non_embedding * r.tokens:>9.2e} {format_duration(est):>7}  "
+                     f"{'done' if p.done else 'pending'}")
+    pending = sum(not p.done for p in plan)
+    lines.append(f"{len(plan)} runs, {pending} to train, estimated {format_duration(total)} "
+                 f"(at {ASSUMED_MFU:.0%} of a measured {flops_per_s / 1e9:.0f} GFLOP/s fp32 matmul peak, one process)")
+    return "\n".join(lines)

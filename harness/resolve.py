@@ -1,0 +1,123 @@
+"""Every derived value of a run, resolved in one place and recorded: n_head, d_ff, vocab, N, LR, steps, run id.
+
+A run's id is a hash of every config value that changes its result; values that only change
+where or how fast it runs (device, threads, intervals, paths) are left out, so a run resumes on
+another machine or with another launcher.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+from dataclasses import dataclass
+
+import torch
+
+from configs.errors import ConfigError
+from configs.run import RunConfig
+from models.config import GPTConfig
+from models.counting import ParamCounts, count_params
+from models.gpt import GPT
+
+# Kaplan et al. 2020 app. D.1, eq. D.1: LR(N) ~= 0.003239 - 0.0001395 log(N), N non-embedding, natural log.
+KAPLAN_LR_INTERCEPT = 0.003239
+KAPLAN_LR_SLOPE = 0.0001395
+# Kaplan et al. 2020 sec. 2.1: training compute C ~= 6 N D (forward 2N, backward 4N per token).
+KAPLAN_FLOPS_PER_PARAM_TOKEN = 6
+
+# Config fields that do not change a run's result and so stay out of its id.
+NON_RESULT_FIELDS = {
+    "train": ("device", "threads", "checkpoint_interval_s", "progress_interval_s"),
+    "data": ("cache_dir",),
+}
+RUN_ID_HEX_CHARS = 16
+
+
+@dataclass(frozen=True)
+class ResolvedRun:
+    """A run with every derived value filled in."""
+
+    run_id: str
+    config: RunConfig
+    gpt: GPTConfig
+    params: ParamCounts
+    steps: int
+    tokens: int
+    tokens_requested: float
+    peak_lr: float
+    warmup_steps: int
+    grid: str
+    compute_budget: float
+
+    @property
+    def tokens_per_step(self) -> int:
+        """Training tokens consumed by one optimizer step."""
+        return self.config.train.batch_size * self.gpt.n_ctx
+
+
+def vocab_size_of(cfg: RunConfig) -> int:
+    """The model's vocabulary: the synthetic source's alphabet, or the BPE vocabulary size."""
+    if cfg.data.corpus == "markov":
+        return cfg.data.markov.n_symbols
+    return cfg.data.vocab_size
+
+
+def gpt_config(cfg: RunConfig) -> GPTConfig:
+    """The models/ config for this run's shape."""
+    m = cfg.model
+    return GPTConfig(
+        n_layer=m.n_layer, d_model=m.d_model, n_head=m.resolved_n_head, n_ctx=m.n_ctx,
+        vocab_size=vocab_size_of(cfg), d_ff=m.d_ff, tie_embeddings=m.tie_embeddings,
+    )
+
+
+def count_params_of(gpt: GPTConfig) -> ParamCounts:
+    """Parameter counts of the real module, built on the meta device (no memory, no init cost)."""
+    with torch.device("meta"):
+        return count_params(GPT(gpt))
+
+
+def kaplan_lr(non_embedding_params: int) -> float:
+    """Peak learning rate by model size, Kaplan et al. 2020 eq. D.1."""
+    return KAPLAN_LR_INTERCEPT - KAPLAN_LR_SLOPE * math.log(non_embedding_params)
+
+
+def run_id_of(cfg: RunConfig, grid: str, compute_budget: float) -> str:
+    """Hash of every result-changing config value (see NON_RESULT_FIELDS)."""
+    tree = dataclasses.asdict(cfg)
+    tree.pop("sweep")
+    for section, names in NON_RESULT_FIELDS.items():
+        for name in names:
+            tree[section].pop(name, None)
+    tree["compute_budget"] = None if math.isnan(compute_budget) else compute_budget
+    blob = json.dumps(tree, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:RUN_ID_HEX_CHARS]
+
+
+def resolve(cfg: RunConfig, grid: str = "single", compute_budget: float = math.nan) -> ResolvedRun:
+    """Derive every value of a run; raises ConfigError naming the field for anything invalid."""
+    try:
+        gpt = gpt_config(cfg)
+    except ValueError as exc:  # models/ names the field without its config section
+        raise ConfigError("model", str(exc).split(":")[0], str(exc)) from exc
+    params = count_params_of(gpt)
+    tokens_requested = float(cfg.train.tokens)
+    if not math.isnan(compute_budget):
+        tokens_requested = compute_budget / (KAPLAN_FLOPS_PER_PARAM_TOKEN * params.non_embedding)
+    per_step = cfg.train.batch_size * gpt.n_ctx
+    steps = int(round(tokens_requested / per_step))
+    if steps < 1:
+        raise ConfigError(
+            "train.tokens", tokens_requested,
+            f"must cover at least one batch (train.batch_size * model.n_ctx = {per_step} tokens)",
+        )
+    lr = kaplan_lr(params.non_embedding) if cfg.train.lr_rule == "kaplan" else cfg.train.lr
+    if lr <= 0:
+        raise ConfigError("train.lr_rule", cfg.train.lr_rule, f"Kaplan's LR(N) is {lr:.3g} <= 0 at N={params.non_embedding}; use lr_rule=fixed")
+    return ResolvedRun(
+        run_id=run_id_of(cfg, grid, compute_budget), config=cfg, gpt=gpt, params=params,
+        steps=steps, tokens=steps * per_step, tokens_requested=tokens_requested, peak_lr=lr,
+        warmup_steps=int(round(cfg.train.warmup_frac * steps)), grid=grid, compute_budget=compute_budget,
+    )

@@ -1,0 +1,86 @@
+"""Turn one config into a finished, recorded run: skip if done, claim, resume, train, write, clean up."""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from configs.run import RunConfig
+from harness import claims, store
+from harness.checkpoint import checkpoint_path
+from harness.data import prepare_data
+from harness.device import pick_device, threads_for
+from harness.progress import RunProgress
+from harness.record import curve_frame, run_metadata
+from harness.resolve import ResolvedRun, resolve
+from harness.trainer import Trainer
+
+log = logging.getLogger("scalinglab")
+
+# A claim not refreshed for this many checkpoint intervals belongs to a dead process.
+STALE_CLAIM_INTERVALS = 5
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What happened to one requested run."""
+
+    run_id: str
+    action: str  # 'trained', 'skipped' (already finished), 'busy' (another process holds it)
+    path: Path | None
+    status: str | None
+
+
+def shape_label(run: ResolvedRun) -> str:
+    """'run 1a2b3c4d L2 d64 N=98,304 D=2.0e+06' for logs."""
+    return (f"run {run.run_id[:8]} L{run.gpt.n_layer} d{run.gpt.d_model} "
+            f"N={run.params.non_embedding:,} D={run.tokens:.2g}")
+
+
+def execute(run: ResolvedRun, *, parallel_jobs: int = 1, force: bool = False,
+            stop_after_step: int | None = None) -> RunResult:
+    """Train `run` unless its result exists; resumable; safe against a second process on the same folder."""
+    results_dir = Path(run.config.sweep.results_dir)
+    path = store.run_path(results_dir, run.run_id)
+    if path.exists() and not force:
+        return RunResult(run.run_id, "skipped", path, None)
+    claim = claims.claim_path(results_dir, run.run_id)
+    stale_s = STALE_CLAIM_INTERVALS * run.config.train.checkpoint_interval_s
+    if not claims.try_claim(claim, stale_s):
+        log.info("%s: claimed by another process, leaving it", shape_label(run))
+        return RunResult(run.run_id, "busy", None, None)
+    try:
+        return _train_and_record(run, claim, parallel_jobs, force, stop_after_step)
+    finally:
+        claims.release(claim)
+
+
+def _train_and_record(run: ResolvedRun, claim: Path, parallel_jobs: int, force: bool,
+                      stop_after_step: int | None) -> RunResult:
+    results_dir = Path(run.config.sweep.results_dir)
+    ckpt = checkpoint_path(results_dir, run.run_id)
+    if force:
+        ckpt.unlink(missing_ok=True)
+    device = pick_device(run.config.train.device)
+    torch.set_num_threads(threads_for(run.config.train.threads, parallel_jobs))
+    data = prepare_data(run.config.data)
+    progress = RunProgress(shape_label(run), run.tokens, run.config.train.progress_interval_s)
+
+    trainer = Trainer(run, data, device, ckpt, on_row=progress, on_checkpoint=lambda: claims.heartbeat(claim),
+                      stop_after_step=stop_after_step)
+    outcome = trainer.train()
+    meta = run_metadata(run, data, outcome, preset=run.config.sweep.preset)
+    path = store.write_run(results_dir, curve_frame(run.run_id, outcome), meta)
+    ckpt.unlink(missing_ok=True)
+    log.info("%s: %s, final test loss %.4f, %.1fs", shape_label(run), outcome.status,
+             meta["final_test_loss"], outcome.wall_time_s)
+    return RunResult(run.run_id, "trained", path, outcome.status)
+
+
+def run_config(cfg: RunConfig, grid: str = "single", compute_budget: float = math.nan, **kwargs) -> RunResult:
+    """Resolve and execute one config."""
+    return execute(resolve(cfg, grid, compute_budget), **kwargs)

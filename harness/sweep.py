@@ -1,0 +1,111 @@
+"""Sweep bookkeeping around Hydra: split the command line, validate the grid, launch, run one job.
+
+scripts/sweep.py is the entry point; this module holds its logic so it can be tested.
+The flow: compose the base config with the plain overrides, turn command-line sweep overrides
+(`model.d_model=64,128`) into a one-grid preset, build and validate every point (nothing is
+written if any is invalid), write the plan, then hand Hydra a multirun over `sweep.point`, so
+whichever launcher is configured (basic, joblib, submitit, ray) runs each pending point.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import List
+
+from hydra import compose, initialize_config_dir
+from hydra.core.hydra_config import HydraConfig
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from omegaconf import DictConfig, OmegaConf
+
+from configs.errors import ConfigError
+from configs.grid import sweep_axes_to_grid
+from configs.run import CONFIG_DIR, to_run_config
+from harness.plan import PlannedRun, build_plan, format_plan, measure_matmul_flops, read_point, write_plan
+from harness.resolve import resolve
+from harness.runner import RunResult, execute
+
+log = logging.getLogger("scalinglab")
+SWEEP_CONFIG_NAME = "sweep_app"
+MULTIRUN_FLAGS = ("-m", "--multirun")
+
+
+@dataclass
+class CommandLine:
+    """The user's arguments, split: Hydra flags, plain overrides, and sweep axes (a command-line grid)."""
+
+    flags: List[str] = field(default_factory=list)
+    overrides: List[str] = field(default_factory=list)
+    axes: List[str] = field(default_factory=list)
+
+
+def split_command_line(argv: List[str]) -> CommandLine:
+    """Separate `key=a,b` sweep overrides (which become a grid) from plain ones."""
+    line = CommandLine()
+    parser = OverridesParser.create()
+    for arg in argv:
+        if arg in MULTIRUN_FLAGS:
+            continue  # every sweep is a multirun
+        if arg.startswith("-"):
+            line.flags.append(arg)
+            continue
+        (override,) = parser.parse_overrides([arg])
+        is_axis = override.is_sweep_override() and not override.key_or_group.startswith("hydra")
+        (line.axes if is_axis else line.overrides).append(arg)
+    return line
+
+
+def compose_base(line: CommandLine) -> DictConfig:
+    """The sweep's base config: presets and plain overrides; a command-line grid replaces the preset's."""
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3", job_name="sweep"):
+        cfg = compose(SWEEP_CONFIG_NAME, overrides=line.overrides, return_hydra_config=True)
+    grid = sweep_axes_to_grid(line.axes)
+    if grid is not None:
+        cfg.sweep.grids = [OmegaConf.structured(grid)]
+        cfg.sweep.preset = "cli"
+    return cfg
+
+
+def plan_sweep(line: CommandLine) -> tuple[DictConfig, List[PlannedRun]]:
+    """Compose and validate every point; raises ConfigError before anything is written."""
+    cfg = compose_base(line)
+    hydra_node = cfg.pop("hydra")  # only the task config is resolved into runs
+    plan = build_plan(cfg)
+    cfg.hydra = hydra_node
+    return cfg, plan
+
+
+def print_plan(plan: List[PlannedRun]) -> None:
+    """Log the plan table with the time estimate."""
+    log.info("sweep plan:\n%s", format_plan(plan, measure_matmul_flops()))
+
+
+def hydra_arguments(line: CommandLine, cfg: DictConfig, plan: List[PlannedRun]) -> List[str]:
+    """The argv for Hydra's multirun over the pending points of the written plan."""
+    pending = [i for i, p in enumerate(plan) if not p.done or cfg.sweep.force]
+    plan_file = write_plan(cfg.sweep.results_dir, plan)
+    args = [*line.flags, "--multirun", *line.overrides, f"sweep.plan_file={plan_file}",
+            f"sweep.point={','.join(map(str, pending))}"]
+    if line.axes:  # the jobs take their points from the plan, so the grid travels as the preset name only
+        args.append("sweep.preset=cli")
+    return args
+
+
+def parallel_jobs() -> int:
+    """How many jobs the configured launcher runs side by side on this machine (for thread counts)."""
+    launcher = HydraConfig.get().launcher
+    n_jobs = launcher.get("n_jobs", 1) if "n_jobs" in launcher else 1
+    return n_jobs if n_jobs and n_jobs > 0 else 1
+
+
+def run_job(cfg: DictConfig) -> RunResult:
+    """Body of one Hydra job: read its point from the plan, check the run id, train or skip."""
+    point, expected_id = read_point(cfg.sweep.plan_file, cfg.sweep.point)
+    run_cfg = to_run_config(cfg, point.overrides)
+    run = resolve(run_cfg, point.grid, point.compute_budget)
+    if run.run_id != expected_id:
+        raise ConfigError("sweep.plan_file", cfg.sweep.plan_file,
+                          f"point {cfg.sweep.point} resolves to run {run.run_id}, the plan says {expected_id}; "
+                          "the code or config changed since the plan was written: re-run scripts/sweep.py")
+    log.info("[point %d] %s", cfg.sweep.point, point.describe())
+    return execute(run, parallel_jobs=parallel_jobs(), force=cfg.sweep.force)

@@ -1,0 +1,168 @@
+"""The training loop of one run: AdamW, warmup + cosine to exactly D tokens, log-spaced test loss, checkpoints."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional
+
+import torch
+
+from harness.checkpoint import load_checkpoint, save_checkpoint
+from harness.data import PreparedData, TrainWindows, test_windows
+from harness.device import autocast_for
+from harness.resolve import ResolvedRun
+from harness.schedule import evenly_spaced_steps, log_spaced_steps, lr_at
+from models.flops import TRAIN_FLOPS_PER_TOKEN
+from models.gpt import GPT
+
+EVAL_BATCH_WINDOWS = 64  # test windows per forward pass; bounds eval memory, not a result-changing value
+
+
+class RunInterrupted(Exception):
+    """Raised by a test-only stop point after the checkpoint is written, as a kill would leave it."""
+
+
+@dataclass
+class CurveState:
+    """Everything of the loop that a checkpoint must restore besides model and optimizer."""
+
+    step: int = 0
+    elapsed_s: float = 0.0
+    rows: list = field(default_factory=list)
+    loss_sum: float = 0.0
+    loss_count: int = 0
+    status: str = "running"
+    diverged_step: int = -1
+
+
+@dataclass
+class TrainOutcome:
+    """What a finished (or diverged) run hands to the recorder."""
+
+    rows: list
+    status: str
+    diverged_step: int
+    wall_time_s: float
+    epochs: float
+    device: str
+
+
+def make_optimizer(model: torch.nn.Module, run: ResolvedRun, device: torch.device) -> torch.optim.AdamW:
+    """AdamW with weight decay on matrices only (biases, LayerNorm and embeddings are not decayed)."""
+    t = run.config.train
+    embeddings = {id(p) for m in model.modules() if isinstance(m, torch.nn.Embedding) for p in m.parameters()}
+    decay = [p for p in model.parameters() if p.dim() >= 2 and id(p) not in embeddings]
+    no_decay = [p for p in model.parameters() if p.dim() < 2 or id(p) in embeddings]
+    groups = [{"params": decay, "weight_decay": t.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    fused = device.type == "cuda"
+    return torch.optim.AdamW(groups, lr=run.peak_lr, betas=(t.beta1, t.beta2), fused=fused, foreach=not fused)
+
+
+@torch.no_grad()
+def test_loss(model: GPT, windows: torch.Tensor, device: torch.device) -> float:
+    """Mean next-token loss (nats) over the fixed held-out windows."""
+    model.eval()
+    total = 0.0
+    for chunk in windows.split(EVAL_BATCH_WINDOWS):
+        chunk = chunk.to(device)
+        with autocast_for(device):
+            _, loss = model(chunk[:, :-1], chunk[:, 1:])
+        total += float(loss) * len(chunk)
+    model.train()
+    return total / len(windows)
+
+
+class Trainer:
+    """Trains one resolved run on prepared data, checkpointing to `ckpt_path`, reporting via `on_row`."""
+
+    def __init__(self, run: ResolvedRun, data: PreparedData, device: torch.device, ckpt_path: Path,
+                 on_row: Optional[Callable[[dict], None]] = None,
+                 on_checkpoint: Optional[Callable[[], None]] = None, stop_after_step: Optional[int] = None):
+        self.run, self.device, self.ckpt_path = run, device, ckpt_path
+        self.on_row = on_row or (lambda row: None)
+        self.on_checkpoint = on_checkpoint or (lambda: None)
+        self.stop_after_step = stop_after_step  # for tests: simulate an interruption
+        t = run.config.train
+        torch.manual_seed(t.seed)
+        self.model = GPT(run.gpt).to(device)
+        self.opt = make_optimizer(self.model, run, device)
+        self.sampler = TrainWindows(data.train_tokens, run.gpt.n_ctx, t.batch_size, run.tokens, t.seed,
+                                    run.config.data.allow_repeat)
+        self.test = test_windows(data, run.gpt.n_ctx, run.config.data.test_windows)
+        self.eval_steps = set(log_spaced_steps(run.steps, t.eval_points))
+        self.row_steps = self.eval_steps | set(evenly_spaced_steps(run.steps, t.train_log_points))
+        self.flops_per_token = {k: f(run.gpt) for k, f in TRAIN_FLOPS_PER_TOKEN.items()}
+        self.state = CurveState()
+
+    def _resume(self) -> None:
+        saved = load_checkpoint(self.ckpt_path, self.device)
+        if saved is None:
+            return
+        self.model.load_state_dict(saved["model"])
+        self.opt.load_state_dict(saved["optimizer"])
+        self.state = CurveState(**saved["curve"])
+
+    def _checkpoint(self) -> None:
+        self.on_checkpoint()
+        save_checkpoint(self.ckpt_path, {
+            "model": self.model.state_dict(), "optimizer": self.opt.state_dict(), "curve": vars(self.state).copy(),
+        })
+
+    def _row(self, step: int, lr: float) -> dict:
+        s = self.state
+        tokens = step * self.run.tokens_per_step
+        row = {"step": step, "tokens": tokens, "train_loss": s.loss_sum / max(1, s.loss_count), "lr": lr,
+               "test_loss": test_loss(self.model, self.test, self.device) if step in self.eval_steps else math.nan}
+        row.update({f"compute_{k}": float(f * tokens) for k, f in self.flops_per_token.items()})
+        s.loss_sum, s.loss_count = 0.0, 0
+        return row
+
+    def _step(self, step: int) -> tuple[float, float]:
+        t = self.run.config.train
+        lr = lr_at(step, self.run.peak_lr, self.run.warmup_steps, self.run.steps, t.final_lr_ratio)
+        for group in self.opt.param_groups:
+            group["lr"] = lr
+        x, y = (b.to(self.device, non_blocking=True) for b in self.sampler.batch(step))
+        with autocast_for(self.device):
+            _, loss = self.model(x, y)
+        loss.backward()
+        if t.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), t.grad_clip)
+        self.opt.step()
+        self.opt.zero_grad(set_to_none=True)
+        return float(loss.detach()), lr
+
+    def train(self) -> TrainOutcome:
+        """Run (or resume) to the end of the token budget, or until the loss stops being finite."""
+        self._resume()
+        s, interval = self.state, self.run.config.train.checkpoint_interval_s
+        last_ckpt = time.perf_counter()
+        while s.status == "running" and s.step < self.run.steps:
+            t0 = time.perf_counter()
+            loss, lr = self._step(s.step)
+            s.step += 1
+            if not math.isfinite(loss):
+                s.status, s.diverged_step = "diverged", s.step
+                break
+            s.loss_sum, s.loss_count = s.loss_sum + loss, s.loss_count + 1
+            if s.step in self.row_steps:
+                row = self._row(s.step, lr)
+                s.elapsed_s += time.perf_counter() - t0
+                t0 = time.perf_counter()
+                row["elapsed_s"] = s.elapsed_s
+                s.rows.append(row)
+                self.on_row(row)
+            s.elapsed_s += time.perf_counter() - t0
+            if time.perf_counter() - last_ckpt >= interval:
+                self._checkpoint()
+                last_ckpt = time.perf_counter()
+            if self.stop_after_step is not None and s.step >= self.stop_after_step:
+                self._checkpoint()
+                raise RunInterrupted(f"stopped after step {s.step} (stop_after_step)")
+        if s.status == "running":
+            s.status = "completed"
+        return TrainOutcome(rows=s.rows, status=s.status, diverged_step=s.diverged_step,
+                            wall_time_s=s.elapsed_s, epochs=self.sampler.epochs, device=str(self.device))

@@ -1,0 +1,53 @@
+"""Run a sweep: `python scripts/sweep.py` (Kaplan Figure 1 grid), `sweep=isoflop`, or a command-line grid
+`python scripts/sweep.py model.d_model=64,128 model.n_layer=2,4 train.tokens=1e6,4e6`.
+
+Every point is validated before anything runs; finished runs are skipped, interrupted ones resume.
+Add `hydra/launcher=local_parallel` (joblib), `hydra/launcher=slurm` or `hydra/launcher=submitit_local`.
+"""
+
+import logging
+import subprocess
+import sys
+from pathlib import Path
+
+import _bootstrap  # noqa: F401  (puts the repository on sys.path)
+import hydra
+from omegaconf import DictConfig
+
+from configs.errors import ConfigError
+from configs.run import register
+from harness.sweep import hydra_arguments, plan_sweep, print_plan, run_job, split_command_line
+
+register()
+log = logging.getLogger("scalinglab")
+
+
+@hydra.main(config_path="../configs", config_name="sweep_app", version_base="1.3")
+def job(cfg: DictConfig) -> None:
+    run_job(cfg)
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.INFO, format="[%(asctime)s] %(message)s", datefmt="%H:%M:%S")
+    line = split_command_line(sys.argv[1:])
+    try:
+        cfg, plan = plan_sweep(line)
+    except ConfigError as exc:
+        log.error("%s", exc)
+        return 2
+    print_plan(plan)
+    if cfg.sweep.dry_run:
+        return 0
+    if any(not p.done for p in plan) or cfg.sweep.force:
+        sys.argv = [sys.argv[0], *hydra_arguments(line, cfg, plan)]
+        job()
+    results = Path(cfg.sweep.results_dir)
+    log.info("sweep done: %d runs in %s", len(plan), results / "runs")
+    analyze = Path(__file__).with_name("analyze.py")
+    if cfg.sweep.analyze and analyze.exists():
+        return subprocess.call([sys.executable, str(analyze), str(results)])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
