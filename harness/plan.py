@@ -90,22 +90,41 @@ def build_plan(base: DictConfig, check_data: bool = True) -> List[PlannedRun]:
     return [PlannedRun(p, r, store.run_path(r.config.sweep.results_dir, r.run_id).exists()) for p, r in resolved]
 
 
-def write_plan(results_dir: str, plan: List[PlannedRun]) -> Path:
-    """Write the validated plan where every job can read it; the name is a hash of its content."""
+def estimate_seconds(planned: PlannedRun, flops_per_s: float) -> float:
+    """Rough training time of a run: its exact FLOPs at ASSUMED_MFU of the measured peak."""
+    return planned.train_flops / (flops_per_s * ASSUMED_MFU)
+
+
+def write_plan(results_dir: str, plan: List[PlannedRun], flops_per_s: float) -> Path:
+    """Write the validated plan where every job can read it; the name is a hash of its points."""
     points = [{"grid": p.point.grid, "overrides": list(p.point.overrides),
                "compute_budget": None if math.isnan(p.point.compute_budget) else p.point.compute_budget,
                "run_id": p.run.run_id} for p in plan]
-    blob = json.dumps({"points": points}, indent=1, sort_keys=True)
-    path = Path(results_dir) / PLANS_SUBDIR / f"{hashlib.sha256(blob.encode()).hexdigest()[:16]}.json"
+    name = hashlib.sha256(json.dumps(points, sort_keys=True).encode()).hexdigest()[:16]
+    estimates = [estimate_seconds(p, flops_per_s) for p in plan]
+    blob = json.dumps({"points": points, "estimated_s": estimates}, indent=1, sort_keys=True)
+    path = (Path(results_dir) / PLANS_SUBDIR / f"{name}.json").resolve()
     store.atomic_write_bytes(path, lambda tmp: Path(tmp).write_text(blob))
     return path
 
 
-def read_point(plan_file: str, index: int) -> tuple[GridPoint, str]:
-    """The grid point at `index` of a written plan, and the run id the plan expects for it."""
-    entry = json.loads(Path(plan_file).read_text())["points"][index]
+def read_plan(plan_file: str) -> dict:
+    """A written plan: {'points': [...], 'estimated_s': [...]}."""
+    return json.loads(Path(plan_file).read_text())
+
+
+def point_of(plan: dict, index: int) -> tuple[GridPoint, str]:
+    """The grid point at `index` of a plan, and the run id the plan expects for it."""
+    entry = plan["points"][index]
     budget = math.nan if entry["compute_budget"] is None else float(entry["compute_budget"])
     return GridPoint(entry["grid"], tuple(entry["overrides"]), budget), entry["run_id"]
+
+
+def sweep_progress(plan: dict, results_dir: str) -> str:
+    """'7/19 runs done, about 6m10s of training left' from the result files present now."""
+    done = [store.run_path(results_dir, p["run_id"]).exists() for p in plan["points"]]
+    left = sum(est for est, d in zip(plan["estimated_s"], done) if not d)
+    return f"{sum(done)}/{len(done)} runs done, about {format_duration(left)} of training left (estimate)"
 
 
 def measure_matmul_flops(size: int = PEAK_PROBE_SIZE, repeats: int = PEAK_PROBE_REPEATS) -> float:
@@ -124,7 +143,7 @@ def format_plan(plan: List[PlannedRun], flops_per_s: float) -> str:
     total = 0.0
     for i, p in enumerate(plan):
         r = p.run
-        est = 0.0 if p.done else p.train_flops / (flops_per_s * ASSUMED_MFU)
+        est = 0.0 if p.done else estimate_seconds(p, flops_per_s)
         total += est
         lines.append(f"{i:>3} {r.grid:<10} {r.gpt.n_layer:>3} {r.gpt.d_model:>4} {r.params.non_embedding:>11,} "
                      f"{r.tokens:>9.2e} {6 * r.params.non_embedding * r.tokens:>9.2e} {format_duration(est):>7}  "

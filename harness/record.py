@@ -50,7 +50,7 @@ def run_metadata(run: ResolvedRun, data: PreparedData, outcome: TrainOutcome, pr
         "seed": t.seed, "corpus": data.corpus, "corpus_fingerprint": data.fingerprint,
         "corpus_entropy_rate_nats": data.entropy_rate_nats, "epochs": outcome.epochs,
         "device": outcome.device, "torch_version": torch.__version__,
-        "final_test_loss": final, "best_test_loss": best, "wall_time_s": outcome.wall_time_s,
+        "final_test_loss": final, "final_test_loss_sem": outcome.final_test_loss_sem, "best_test_loss": best, "wall_time_s": outcome.wall_time_s,
         "grid": run.grid, "compute_budget": run.compute_budget, "preset": preset,
         "config_json": json.dumps(dataclasses.asdict(run.config), sort_keys=True, default=str),
     }

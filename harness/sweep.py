@@ -16,12 +16,13 @@ from typing import List
 from hydra import compose, initialize_config_dir
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from configs.errors import ConfigError
 from configs.grid import sweep_axes_to_grid
 from configs.run import CONFIG_DIR, to_run_config
-from harness.plan import PlannedRun, build_plan, format_plan, measure_matmul_flops, read_point, write_plan
+from harness.plan import (PlannedRun, build_plan, format_plan, measure_matmul_flops, point_of, read_plan,
+                          sweep_progress, write_plan)
 from harness.resolve import resolve
 from harness.runner import RunResult, execute
 
@@ -69,21 +70,20 @@ def compose_base(line: CommandLine) -> DictConfig:
 def plan_sweep(line: CommandLine) -> tuple[DictConfig, List[PlannedRun]]:
     """Compose and validate every point; raises ConfigError before anything is written."""
     cfg = compose_base(line)
-    hydra_node = cfg.pop("hydra")  # only the task config is resolved into runs
-    plan = build_plan(cfg)
-    cfg.hydra = hydra_node
-    return cfg, plan
+    with open_dict(cfg):
+        cfg.pop("hydra")  # composed only to validate launcher choices; runs are built from the task config
+    return cfg, build_plan(cfg)
 
 
-def print_plan(plan: List[PlannedRun]) -> None:
+def print_plan(plan: List[PlannedRun], flops_per_s: float) -> None:
     """Log the plan table with the time estimate."""
-    log.info("sweep plan:\n%s", format_plan(plan, measure_matmul_flops()))
+    log.info("sweep plan:\n%s", format_plan(plan, flops_per_s))
 
 
-def hydra_arguments(line: CommandLine, cfg: DictConfig, plan: List[PlannedRun]) -> List[str]:
+def hydra_arguments(line: CommandLine, cfg: DictConfig, plan: List[PlannedRun], flops_per_s: float) -> List[str]:
     """The argv for Hydra's multirun over the pending points of the written plan."""
     pending = [i for i, p in enumerate(plan) if not p.done or cfg.sweep.force]
-    plan_file = write_plan(cfg.sweep.results_dir, plan)
+    plan_file = write_plan(cfg.sweep.results_dir, plan, flops_per_s)
     args = [*line.flags, "--multirun", *line.overrides, f"sweep.plan_file={plan_file}",
             f"sweep.point={','.join(map(str, pending))}"]
     if line.axes:  # the jobs take their points from the plan, so the grid travels as the preset name only
@@ -100,12 +100,14 @@ def parallel_jobs() -> int:
 
 def run_job(cfg: DictConfig) -> RunResult:
     """Body of one Hydra job: read its point from the plan, check the run id, train or skip."""
-    point, expected_id = read_point(cfg.sweep.plan_file, cfg.sweep.point)
+    plan = read_plan(cfg.sweep.plan_file)
+    point, expected_id = point_of(plan, cfg.sweep.point)
     run_cfg = to_run_config(cfg, point.overrides)
     run = resolve(run_cfg, point.grid, point.compute_budget)
     if run.run_id != expected_id:
         raise ConfigError("sweep.plan_file", cfg.sweep.plan_file,
                           f"point {cfg.sweep.point} resolves to run {run.run_id}, the plan says {expected_id}; "
                           "the code or config changed since the plan was written: re-run scripts/sweep.py")
-    log.info("[point %d] %s", cfg.sweep.point, point.describe())
+    log.info("[sweep: %s] point %d: %s", sweep_progress(plan, run_cfg.sweep.results_dir), cfg.sweep.point,
+             point.describe())
     return execute(run, parallel_jobs=parallel_jobs(), force=cfg.sweep.force)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 import torch
+import torch.nn.functional as F
 
 from harness.checkpoint import load_checkpoint, save_checkpoint
 from harness.data import PreparedData, TrainWindows, test_windows
@@ -36,6 +37,7 @@ class CurveState:
     loss_count: int = 0
     status: str = "running"
     diverged_step: int = -1
+    test_loss_sem: float = math.nan
 
 
 @dataclass
@@ -48,6 +50,7 @@ class TrainOutcome:
     wall_time_s: float
     epochs: float
     device: str
+    final_test_loss_sem: float
 
 
 def make_optimizer(model: torch.nn.Module, run: ResolvedRun, device: torch.device) -> torch.optim.AdamW:
@@ -62,17 +65,19 @@ def make_optimizer(model: torch.nn.Module, run: ResolvedRun, device: torch.devic
 
 
 @torch.no_grad()
-def test_loss(model: GPT, windows: torch.Tensor, device: torch.device) -> float:
-    """Mean next-token loss (nats) over the fixed held-out windows."""
+def test_loss(model: GPT, windows: torch.Tensor, device: torch.device) -> tuple[float, float]:
+    """Mean next-token loss (nats) over the fixed held-out windows, and its standard error across windows."""
     model.eval()
-    total = 0.0
+    per_window = []
     for chunk in windows.split(EVAL_BATCH_WINDOWS):
         chunk = chunk.to(device)
         with autocast_for(device):
-            _, loss = model(chunk[:, :-1], chunk[:, 1:])
-        total += float(loss) * len(chunk)
+            logits, _ = model(chunk[:, :-1])
+        per_token = F.cross_entropy(logits.float().transpose(1, 2), chunk[:, 1:], reduction="none")
+        per_window.append(per_token.mean(dim=1))
     model.train()
-    return total / len(windows)
+    losses = torch.cat(per_window)
+    return float(losses.mean()), float(losses.std() / math.sqrt(len(losses)))
 
 
 class Trainer:
@@ -115,7 +120,9 @@ class Trainer:
         s = self.state
         tokens = step * self.run.tokens_per_step
         row = {"step": step, "tokens": tokens, "train_loss": s.loss_sum / max(1, s.loss_count), "lr": lr,
-               "test_loss": test_loss(self.model, self.test, self.device) if step in self.eval_steps else math.nan}
+               "test_loss": math.nan}
+        if step in self.eval_steps:
+            row["test_loss"], s.test_loss_sem = test_loss(self.model, self.test, self.device)
         row.update({f"compute_{k}": float(f * tokens) for k, f in self.flops_per_token.items()})
         s.loss_sum, s.loss_count = 0.0, 0
         return row
@@ -165,4 +172,5 @@ class Trainer:
         if s.status == "running":
             s.status = "completed"
         return TrainOutcome(rows=s.rows, status=s.status, diverged_step=s.diverged_step,
-                            wall_time_s=s.elapsed_s, epochs=self.sampler.epochs, device=str(self.device))
+                            wall_time_s=s.elapsed_s, epochs=self.sampler.epochs, device=str(self.device),
+                            final_test_loss_sem=s.test_loss_sem)

@@ -16,6 +16,7 @@ from omegaconf import DictConfig
 
 from configs.errors import ConfigError
 from configs.run import register
+from harness.plan import measure_matmul_flops
 from harness.sweep import hydra_arguments, plan_sweep, print_plan, run_job, split_command_line
 
 register()
@@ -35,11 +36,12 @@ def main() -> int:
     except ConfigError as exc:
         log.error("%s", exc)
         return 2
-    print_plan(plan)
+    flops_per_s = measure_matmul_flops()
+    print_plan(plan, flops_per_s)
     if cfg.sweep.dry_run:
         return 0
     if any(not p.done for p in plan) or cfg.sweep.force:
-        sys.argv = [sys.argv[0], *hydra_arguments(line, cfg, plan)]
+        sys.argv = [sys.argv[0], *hydra_arguments(line, cfg, plan, flops_per_s)]
         job()
     results = Path(cfg.sweep.results_dir)
     log.info("sweep done: %d runs in %s", len(plan), results / "runs")
