@@ -36,8 +36,8 @@ def register() -> None:
 
 def to_run_config(cfg: DictConfig, overrides: Iterable[str] = ()) -> RunConfig:
     """Apply point overrides, then build the dataclasses, which validates every field (__post_init__)."""
-    cfg = OmegaConf.merge(cfg, OmegaConf.from_dotlist(list(overrides))) if overrides else cfg
     try:
+        cfg = OmegaConf.merge(cfg, OmegaConf.from_dotlist(list(overrides))) if overrides else cfg
         return OmegaConf.to_object(cfg)
     except OmegaConfBaseException as exc:
         key = getattr(exc, "full_key", None) or "?"

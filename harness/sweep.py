@@ -16,6 +16,7 @@ from typing import List
 from hydra import compose, initialize_config_dir
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.errors import ConfigCompositionException, MissingConfigException
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from configs.errors import ConfigError
@@ -24,7 +25,7 @@ from configs.run import CONFIG_DIR, to_run_config
 from harness.plan import (PlannedRun, build_plan, format_plan, measure_matmul_flops, point_of, read_plan,
                           sweep_progress, write_plan)
 from harness.resolve import resolve
-from harness.runner import RunResult, execute
+from harness.runner import RunResult, execute, tidy_finished
 
 log = logging.getLogger("scalinglab")
 SWEEP_CONFIG_NAME = "sweep_app"
@@ -58,8 +59,14 @@ def split_command_line(argv: List[str]) -> CommandLine:
 
 def compose_base(line: CommandLine) -> DictConfig:
     """The sweep's base config: presets and plain overrides; a command-line grid replaces the preset's."""
-    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3", job_name="sweep"):
-        cfg = compose(SWEEP_CONFIG_NAME, overrides=line.overrides, return_hydra_config=True)
+    try:
+        with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3", job_name="sweep"):
+            cfg = compose(SWEEP_CONFIG_NAME, overrides=line.overrides, return_hydra_config=True)
+    except MissingConfigException as exc:  # an unknown preset or launcher: name the group and its options
+        group, _, name = (exc.missing_cfg_file or "").rpartition("/")
+        raise ConfigError(group or "defaults", name, f"no such config; valid: {sorted(exc.options or [])}") from exc
+    except ConfigCompositionException as exc:  # an unknown key or a mistyped value on the command line
+        raise ConfigError("command line", " ".join(line.overrides), str(exc).replace("\n", " ")) from exc
     grid = sweep_axes_to_grid(line.axes)
     if grid is not None:
         cfg.sweep.grids = [OmegaConf.structured(grid)]
@@ -78,6 +85,14 @@ def plan_sweep(line: CommandLine) -> tuple[DictConfig, List[PlannedRun]]:
 def print_plan(plan: List[PlannedRun], flops_per_s: float) -> None:
     """Log the plan table with the time estimate."""
     log.info("sweep plan:\n%s", format_plan(plan, flops_per_s))
+
+
+def tidy_finished_runs(plan: List[PlannedRun]) -> None:
+    """Remove checkpoints and claims that processes killed right after writing a result left behind
+    (finished points are not launched, so their jobs cannot do it)."""
+    for planned in plan:
+        if planned.done:
+            tidy_finished(planned.run)
 
 
 def hydra_arguments(line: CommandLine, cfg: DictConfig, plan: List[PlannedRun], flops_per_s: float) -> List[str]:

@@ -64,6 +64,13 @@ def make_optimizer(model: torch.nn.Module, run: ResolvedRun, device: torch.devic
     return torch.optim.AdamW(groups, lr=run.peak_lr, betas=(t.beta1, t.beta2), fused=fused, foreach=not fused)
 
 
+def evenly_spaced_subset(windows: torch.Tensor, n: int) -> torch.Tensor:
+    """n rows of `windows`, evenly spaced (all of them when n >= their count)."""
+    if n >= len(windows):
+        return windows
+    return windows[torch.arange(n) * len(windows) // n]
+
+
 @torch.no_grad()
 def test_loss(model: GPT, windows: torch.Tensor, device: torch.device) -> tuple[float, float]:
     """Mean next-token loss (nats) over the fixed held-out windows, and its standard error across windows."""
@@ -97,6 +104,7 @@ class Trainer:
         self.sampler = TrainWindows(data.train_tokens, run.gpt.n_ctx, t.batch_size, run.tokens, t.seed,
                                     run.config.data.allow_repeat)
         self.test = test_windows(data, run.gpt.n_ctx, run.config.data.test_windows)
+        self.test_curve = evenly_spaced_subset(self.test, t.curve_test_windows)
         self.eval_steps = set(log_spaced_steps(run.steps, t.eval_points))
         self.row_steps = self.eval_steps | set(evenly_spaced_steps(run.steps, t.train_log_points))
         self.flops_per_token = {k: f(run.gpt) for k, f in TRAIN_FLOPS_PER_TOKEN.items()}
@@ -122,7 +130,8 @@ class Trainer:
         row = {"step": step, "tokens": tokens, "train_loss": s.loss_sum / max(1, s.loss_count), "lr": lr,
                "test_loss": math.nan}
         if step in self.eval_steps:
-            row["test_loss"], s.test_loss_sem = test_loss(self.model, self.test, self.device)
+            windows = self.test if step == self.run.steps else self.test_curve
+            row["test_loss"], s.test_loss_sem = test_loss(self.model, windows, self.device)
         row.update({f"compute_{k}": float(f * tokens) for k, f in self.flops_per_token.items()})
         s.loss_sum, s.loss_count = 0.0, 0
         return row

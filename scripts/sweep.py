@@ -17,7 +17,8 @@ from omegaconf import DictConfig
 from configs.errors import ConfigError
 from configs.run import register
 from harness.plan import measure_matmul_flops
-from harness.sweep import hydra_arguments, plan_sweep, print_plan, run_job, split_command_line
+from harness.sweep import (hydra_arguments, plan_sweep, print_plan, run_job, split_command_line,
+                           tidy_finished_runs)
 
 register()
 log = logging.getLogger("scalinglab")
@@ -40,6 +41,7 @@ def main() -> int:
     print_plan(plan, flops_per_s)
     if cfg.sweep.dry_run:
         return 0
+    tidy_finished_runs(plan)
     if any(not p.done for p in plan) or cfg.sweep.force:
         sys.argv = [sys.argv[0], *hydra_arguments(line, cfg, plan, flops_per_s)]
         job()

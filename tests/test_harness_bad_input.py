@@ -1,0 +1,51 @@
+"""A bad config stops a run before anything is written, with one line naming the field and no traceback."""
+
+import pytest
+
+from configs.errors import ConfigError
+from harness.runner import run_config as execute_config
+
+# (overrides, the field the error must name). {tmp} is replaced by the test's temporary folder.
+BAD_INPUTS = {
+    "d_model_not_divisible_by_n_head": (["model.d_model=64", "model.n_head=3"], "model.n_head"),
+    "zero_layers": (["model.n_layer=0"], "model.n_layer"),
+    "unknown_corpus": (["data.corpus=nope"], "data.corpus"),
+    "budget_below_one_batch": (["train.tokens=10"], "train.tokens"),
+    # The 60-file slice holds about 6e5 train tokens: one window of 2e6 + 1 tokens does not fit.
+    "context_longer_than_the_train_split": (["model.n_ctx=2000000", "train.batch_size=1", "train.tokens=2e6"],
+                                            "model.n_ctx"),
+    "glob_matching_nothing": (["data.corpus=text_files", "data.text_files.globs=[{tmp}/nothing/*.txt]"],
+                              "data.text_files.globs"),
+    "vocab_beyond_uint16": (["data.vocab_size=70000"], "data.vocab_size"),
+    "more_test_windows_than_the_test_split_holds": (["data.test_windows=100000"], "data.test_windows"),
+}
+THROUGH_THE_SCRIPT = ["d_model_not_divisible_by_n_head", "budget_below_one_batch",
+                      "context_longer_than_the_train_split", "glob_matching_nothing"]
+
+
+def _overrides(case: str, tmp_path) -> tuple[list[str], str]:
+    overrides, field = BAD_INPUTS[case]
+    return [o.replace("{tmp}", str(tmp_path)) for o in overrides], field
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPUTS))
+def test_bad_input_raises_config_error_naming_the_field_and_writes_nothing(case, run_config, tmp_path):
+    overrides, field = _overrides(case, tmp_path)
+    results = tmp_path / "results"
+    with pytest.raises(ConfigError) as raised:
+        execute_config(run_config(results, *overrides))
+    assert raised.value.field == field
+    assert field in str(raised.value)
+    assert not results.exists()
+
+
+@pytest.mark.parametrize("case", THROUGH_THE_SCRIPT)
+def test_train_script_rejects_bad_input_with_one_line_and_writes_nothing(case, run_script, tmp_path):
+    overrides, field = _overrides(case, tmp_path)
+    results = tmp_path / "results"
+    done = run_script("train.py", [f"sweep.results_dir={results}", "train.threads=1", *overrides], cwd=tmp_path)
+    assert done.returncode == 2
+    assert f"invalid config: {field}=" in done.stdout
+    assert "Traceback" not in done.stdout
+    assert not results.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # nothing in the working directory either

@@ -1,0 +1,98 @@
+"""Every point of a sweep is validated before the first run starts; bad presets and launchers are named."""
+
+import pytest
+
+import configs.run
+from configs.errors import ConfigError
+from harness.sweep import plan_sweep, split_command_line
+
+
+@pytest.fixture
+def plan_of(data_overrides, tmp_path):
+    """plan_of(*args) -> the validated plan scripts/sweep.py would build for these arguments."""
+    configs.run.register()  # as scripts/sweep.py does on import
+
+    def _plan(*args: str):
+        line = split_command_line([*data_overrides, f"sweep.results_dir={tmp_path / 'results'}", *args])
+        return plan_sweep(line)[1]
+
+    return _plan
+
+
+def test_command_line_grid_is_the_product_of_its_axes_in_grid_cli(plan_of, tmp_path):
+    plan = plan_of("sweep=smoke", "model.d_model=16,32", "model.n_layer=1,2")
+    assert [(p.run.gpt.d_model, p.run.gpt.n_layer) for p in plan] == [(16, 1), (16, 2), (32, 1), (32, 2)]
+    assert {p.run.grid for p in plan} == {"cli"}
+    assert {p.run.config.sweep.preset for p in plan} == {"cli"}
+    assert not (tmp_path / "results").exists()
+
+
+def test_smoke_preset_plans_its_six_runs(plan_of):
+    plan = plan_of("sweep=smoke")
+    assert [p.run.grid for p in plan] == ["n_grid"] * 4 + ["d_grid"] * 2
+    assert [p.run.params.non_embedding for p in plan] == [3_312, 6_592, 12_768, 25_472, 25_472, 25_472]
+    assert [p.run.tokens for p in plan] == [32_768] * 4 + [8_192, 16_384]
+
+
+def test_two_seeds_double_the_plan_with_distinct_run_ids(plan_of):
+    one, two = plan_of("sweep=smoke"), plan_of("sweep=smoke", "sweep.seeds=[0,1]")
+    assert (len(one), len(two)) == (6, 12)
+    assert len({p.run.run_id for p in two}) == 12
+    assert sorted(p.run.config.train.seed for p in two) == [0] * 6 + [1] * 6
+    assert {p.run.run_id for p in one} <= {p.run.run_id for p in two}  # seed 0 keeps its ids
+
+
+def test_invalid_grid_point_raises_naming_the_point_and_field(plan_of, tmp_path):
+    with pytest.raises(ConfigError) as raised:
+        plan_of("sweep=smoke", "model.d_model=32,33")
+    assert raised.value.field == "model.d_model"
+    assert "cli[model.d_model=33" in str(raised.value)
+    assert not (tmp_path / "results").exists()
+
+
+def test_sweep_script_rejects_an_invalid_point_before_any_run(run_script, tmp_path):
+    results = tmp_path / "results"
+    done = run_script("sweep.py", ["sweep=smoke", f"sweep.results_dir={results}", "model.d_model=32,33"],
+                      cwd=tmp_path)
+    assert done.returncode == 2
+    assert "invalid config: model.d_model=33" in done.stdout
+    assert "grid point cli[model.d_model=33 train.seed=0]" in done.stdout
+    assert "Traceback" not in done.stdout
+    assert not results.exists()
+
+
+def test_sweep_script_lists_the_presets_for_an_unknown_one(run_script, tmp_path):
+    done = run_script("sweep.py", ["sweep=nope", f"sweep.results_dir={tmp_path / 'results'}"], cwd=tmp_path)
+    assert done.returncode == 2
+    assert "sweep='nope'" in done.stdout
+    for preset in ("arch_shape", "isoflop", "kaplan_fig1", "single", "smoke"):
+        assert preset in done.stdout
+    assert "Traceback" not in done.stdout
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_sweep_script_lists_the_launchers_for_an_unknown_one(run_script, tmp_path):
+    done = run_script("sweep.py", ["sweep=smoke", "hydra/launcher=nope", f"sweep.results_dir={tmp_path / 'r'}"],
+                      cwd=tmp_path)
+    assert done.returncode == 2
+    assert "hydra/launcher='nope'" in done.stdout
+    for launcher in ("basic", "local_parallel", "submitit_local", "slurm"):
+        assert launcher in done.stdout
+    assert "Traceback" not in done.stdout
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_dry_run_prints_the_plan_table_and_writes_nothing(run_script, tmp_path):
+    done = run_script("sweep.py", ["sweep=smoke", "sweep.dry_run=true", f"sweep.results_dir={tmp_path / 'r'}"],
+                      cwd=tmp_path)
+    assert done.returncode == 0
+    assert "C=6ND" in done.stdout
+    assert "6 runs, 6 to train" in done.stdout
+    assert done.stdout.count(" pending") == 6
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unknown_config_key_on_the_command_line_raises_config_error(plan_of):
+    with pytest.raises(ConfigError) as raised:
+        plan_of("sweep=smoke", "model.foo=1")
+    assert "Could not override 'model.foo'" in str(raised.value)
