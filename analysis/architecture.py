@@ -1,0 +1,72 @@
+"""Architecture independence (Kaplan 2020 sec. 3.1, Fig. 5): loss spread across shapes at fixed N."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from analysis.data import shape_label
+from analysis.published import KAPLAN_SHAPE_SPREAD_PCT
+from analysis.result import FitResult
+
+SIZE_TOLERANCE = 0.20  # runs within 20% of a group's smallest N count as "fixed N" (issue spec)
+GROUP_COLUMNS = ("arch_group", "size_group", "shape_group")  # an explicit grouping column wins if present
+
+
+def shape_groups(runs: pd.DataFrame, tolerance: float = SIZE_TOLERANCE, group_col: str | None = None) -> pd.Series:
+    """Fixed-N group of each run: an explicit column, else chains of N within `tolerance` of the group start."""
+    group_col = group_col or next((c for c in GROUP_COLUMNS if c in runs), None)
+    if group_col is not None:
+        return runs[group_col].astype(str)
+    order = runs["params_non_embedding"].sort_values()
+    labels, start, current = {}, None, -1
+    for index, n in order.items():
+        if start is None or n > start * (1 + tolerance):
+            start, current = n, current + 1
+        labels[index] = f"N~{start:.3g}"
+    return pd.Series(labels).reindex(runs.index)
+
+
+def shape_table(runs: pd.DataFrame, loss_col: str = "final_test_loss", baseline: FitResult | None = None,
+                tolerance: float = SIZE_TOLERANCE) -> pd.DataFrame:
+    """Per arch_shape run: group, shape ratios, loss relative to the group's best shape in percent.
+
+    With a converged L(N) `baseline`, each loss is first divided by L(N) at the run's own N, which
+    compensates small parameter-count differences inside a group as Kaplan 2020 Fig. 5 does.
+    """
+    arch = runs[(runs["status"] == "completed") & (runs.get("grid") == "arch_shape")].copy()
+    if arch.empty:
+        return arch
+    arch["group"] = shape_groups(arch, tolerance)
+    arch["shape"] = shape_label(arch)
+    arch["aspect_ratio"] = arch["d_model"] / arch["n_layer"]
+    arch["ff_ratio"] = arch["d_ff"] / arch["d_model"]
+    relative = arch[loss_col].astype(float)
+    if baseline is not None and baseline.ok:
+        relative = relative / baseline.predict(arch["params_non_embedding"].to_numpy(float))
+    arch["relative_loss"] = relative / relative.groupby(arch["group"]).transform("min")
+    arch["rel_loss_pct"] = 100.0 * (arch["relative_loss"] - 1.0)
+    return arch.sort_values(["group", "aspect_ratio"])
+
+
+def shape_spread(table: pd.DataFrame) -> pd.DataFrame:
+    """Per fixed-N group: size, number of shapes, best shape, largest loss excess over it (percent)."""
+    rows = []
+    for group, runs in table.groupby("group"):
+        best = runs.loc[runs["rel_loss_pct"].idxmin()]
+        rows.append({"group": group, "N_median": float(runs["params_non_embedding"].median()),
+                     "n_shapes": runs["shape"].nunique(), "best_shape": best["shape"],
+                     "aspect_min": runs["aspect_ratio"].min(), "aspect_max": runs["aspect_ratio"].max(),
+                     "spread_pct": float(runs["rel_loss_pct"].max())})
+    return pd.DataFrame(rows)
+
+
+def architecture_verdict(spread: pd.DataFrame) -> str:
+    """One sentence comparing the largest spread at fixed N with Kaplan's 'within a few percent'."""
+    usable = spread[spread["n_shapes"] >= 2] if not spread.empty else spread
+    if usable.empty:
+        return "no fixed-N group with two or more shapes: architecture independence not tested"
+    worst = usable.loc[usable["spread_pct"].idxmax()]
+    within = "within" if worst["spread_pct"] <= KAPLAN_SHAPE_SPREAD_PCT else "outside"
+    return (f"largest loss spread across shapes at fixed N: {worst['spread_pct']:.2f}% (group {worst['group']}, "
+            f"aspect ratio {worst['aspect_min']:.3g}..{worst['aspect_max']:.3g}); {within} Kaplan's "
+            f"{KAPLAN_SHAPE_SPREAD_PCT:g}% (Kaplan 2020 sec. 3.1, Fig. 5: 'within a few percent')")

@@ -1,0 +1,101 @@
+"""Selecting and aggregating runs for the fits (columns as in docs/architecture.md)."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+COMPUTE_CONVENTIONS = ("6n", "6n_logits", "palm", "exact")  # column suffixes, docs/architecture.md
+MIN_SEEDS_FOR_OWN_VARIANCE = 3  # fewer replicates give too wild a per-point variance to weight by
+
+
+def shape_label(runs: pd.DataFrame) -> pd.Series:
+    """'n_layer x d_model' for each run, e.g. '4x128'."""
+    return runs["n_layer"].astype(int).astype(str) + "x" + runs["d_model"].astype(int).astype(str)
+
+
+def split_by_status(runs: pd.DataFrame, loss_col: str = "final_test_loss") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(usable runs, excluded runs with a reason): not 'completed' or a non-finite loss is excluded."""
+    not_completed = runs["status"] != "completed"
+    no_loss = ~np.isfinite(pd.to_numeric(runs[loss_col], errors="coerce"))
+    excluded = runs[not_completed | no_loss].copy()
+    reason = np.where(not_completed[excluded.index], "status=" + excluded["status"].astype(str),
+                      f"non-finite {loss_col}")
+    table = pd.DataFrame({
+        "run_id": excluded["run_id"], "status": excluded["status"], "shape": shape_label(excluded),
+        "tokens": excluded["tokens"],
+        "diverged_step": excluded.get("diverged_step", pd.Series(-1, index=excluded.index)),
+        "reason": reason,
+    })
+    return runs[~(not_completed | no_loss)].copy(), table.reset_index(drop=True)
+
+
+def select_grid(runs: pd.DataFrame, grid: str) -> tuple[pd.DataFrame, str]:
+    """Runs of one grid ('n_grid' or 'd_grid') and a note on how they were chosen."""
+    if "grid" in runs and (runs["grid"] == grid).any():
+        chosen, note = runs[runs["grid"] == grid], f"runs with grid=='{grid}'"
+    elif grid == "n_grid":
+        chosen, note = runs, "no grid=='n_grid' runs: inferred, per (n_layer, d_model) the largest tokens"
+    elif grid == "d_grid":
+        largest = runs["params_non_embedding"].max()
+        chosen = runs[runs["params_non_embedding"] == largest]
+        note = "no grid=='d_grid' runs: inferred, the runs of the largest model"
+    else:
+        raise ValueError(f"grid={grid!r}: select_grid knows 'n_grid' and 'd_grid'")
+    if grid == "n_grid":  # each model's loss at the largest D it was trained on (Kaplan 2020 sec. 3)
+        max_tokens = chosen.groupby(["n_layer", "d_model"])["tokens"].transform("max")
+        chosen = chosen[chosen["tokens"] == max_tokens]
+    return chosen.copy(), note
+
+
+def aggregate_replicates(runs: pd.DataFrame, x_col: str, loss_col: str) -> pd.DataFrame:
+    """One row per distinct x: geometric-mean loss, replicate count, sd of log loss, fit weight."""
+    x, inverse = np.unique(runs[x_col].to_numpy(float), return_inverse=True)
+    log_loss = np.log(runs[loss_col].to_numpy(float))  # numpy, not groupby: this runs in every bootstrap
+    n = np.bincount(inverse, minlength=len(x))
+    mean = np.bincount(inverse, log_loss, minlength=len(x)) / n
+    squares = np.bincount(inverse, (log_loss - mean[inverse]) ** 2, minlength=len(x))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sd_log = np.where(n >= 2, np.sqrt(squares / (n - 1)), np.nan)
+    return pd.DataFrame({"x": x, "loss": np.exp(mean), "n": n, "sd_log": sd_log,
+                         "weight": replicate_weights(n, sd_log)})
+
+
+def pooled_sd_log(n: np.ndarray, sd_log: np.ndarray) -> float:
+    """Pooled run-to-run standard deviation of log loss over groups with >= 2 replicates."""
+    mask = (n >= 2) & np.isfinite(sd_log)
+    if not mask.any():
+        return math.nan
+    return float(np.sqrt(np.sum((n[mask] - 1) * sd_log[mask] ** 2) / np.sum(n[mask] - 1)))
+
+
+def replicate_weights(n: np.ndarray, sd_log: np.ndarray) -> np.ndarray:
+    """Inverse variance of each point's mean log loss; replicate count when seeds are too few."""
+    pooled = pooled_sd_log(n, sd_log)
+    own = (n >= MIN_SEEDS_FOR_OWN_VARIANCE).all() and np.isfinite(sd_log).all() and pooled > 0
+    if own:  # floor each variance at a third of the pooled sd so one lucky triple cannot dominate
+        var = np.maximum(sd_log**2, (pooled / 3.0) ** 2) / n
+        weights = 1.0 / var
+    else:
+        weights = n.astype(float)
+    return weights / weights.mean()
+
+
+def replicate_noise(runs: pd.DataFrame, loss_col: str = "final_test_loss") -> pd.DataFrame:
+    """Run-to-run spread of loss among runs that differ only in seed (same shape and tokens)."""
+    keys = [k for k in ("grid", "n_layer", "d_model", "n_head", "d_ff", "tokens", "lr") if k in runs]
+    logs = runs.assign(_log=np.log(runs[loss_col].astype(float)))
+    grouped = logs.groupby(keys, dropna=False)["_log"]
+    table = pd.DataFrame({"n_seeds": grouped.size(), "sd_log": grouped.std(),
+                          "mean_loss": np.exp(grouped.mean())}).reset_index()
+    table = table[table["n_seeds"] >= 2].reset_index(drop=True)
+    table["sd_pct"] = 100.0 * np.expm1(table["sd_log"])
+    return table
+
+
+def final_compute(runs: pd.DataFrame, convention: str) -> pd.Series:
+    """Training FLOPs of each run's whole budget under a convention: flops_per_token_<key> x tokens."""
+    if convention not in COMPUTE_CONVENTIONS:
+        raise ValueError(f"convention={convention!r}: expected one of {COMPUTE_CONVENTIONS}")
+    return runs[f"flops_per_token_{convention}"].astype(float) * runs["tokens"].astype(float)

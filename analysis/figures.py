@@ -1,0 +1,59 @@
+"""Make every figure whose data exist; say which were skipped and why."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from analysis.pipeline import Analysis
+from analysis.plots_architecture import plot_embedding_counting, plot_shape_dependence
+from analysis.plots_scaling import plot_figure1, plot_isoflop
+
+
+def _figure1(analysis: Analysis, out_dir: Path):
+    frontier = analysis.frontiers.get(analysis.options.compute)
+    l_of_n, l_of_d = analysis.fits["L(N)"], analysis.fits["L(D)"]
+    if frontier is None and "x" not in l_of_n.extra and "x" not in l_of_d.extra:
+        return None, "no learning curves, d_grid or n_grid runs"
+    return plot_figure1(analysis.curves, frontier, l_of_d, l_of_n, out_dir), None
+
+
+def _isoflop(analysis: Analysis, out_dir: Path):
+    fit = analysis.isoflops.get("6n")
+    if fit is None or fit.extra.get("minima") is None or fit.extra["minima"].empty:
+        return None, "no runs with grid=='isoflop' (or no flops_per_token_6n column)"
+    return plot_isoflop(fit, analysis.runs, out_dir), None
+
+
+def _shape(analysis: Analysis, out_dir: Path):
+    if analysis.spread is None or analysis.spread.empty or (analysis.spread["n_shapes"] < 2).all():
+        return None, "no fixed-N group of grid=='arch_shape' runs with two or more shapes"
+    return plot_shape_dependence(analysis.shapes, out_dir), None
+
+
+def _embeddings(analysis: Analysis, out_dir: Path):
+    if "params_total" not in analysis.runs or analysis.runs["params_non_embedding"].nunique() < 2:
+        return None, "fewer than two model sizes (or no params_total column)"
+    return plot_embedding_counting(analysis.runs, out_dir), None
+
+
+FIGURES = (
+    ("figure1_scaling", _figure1, "Loss vs compute (learning curves coloured by N, frontier fit), "
+                                  "vs dataset size (L(D)), vs non-embedding parameters (L(N)); Kaplan 2020 Fig. 1"),
+    ("isoflop", _isoflop, "IsoFLOP profiles with parabola fits and minima (x: minimum at the grid edge), "
+                          "and N_opt against C; Hoffmann 2022 Fig. 3"),
+    ("architecture_shape", _shape, "Loss relative to the best shape at fixed N vs aspect ratio (and heads, "
+                                   "feed-forward ratio where varied); Kaplan 2020 Fig. 5"),
+    ("architecture_embeddings", _embeddings, "Test loss vs parameters with and without embeddings, "
+                                             "coloured by depth; Kaplan 2020 Fig. 6"),
+)
+
+
+def make_figures(analysis: Analysis, out_dir: Path) -> tuple[list[tuple[Path, str]], list[tuple[str, str]]]:
+    """([(png, caption)], [(figure name, why skipped)]); each PNG has a PDF beside it."""
+    made, skipped = [], []
+    for name, make, caption in FIGURES:
+        png, reason = make(analysis, out_dir)
+        if png is None:
+            skipped.append((name, reason))
+        else:
+            made.append((png, caption))
+    return made, skipped

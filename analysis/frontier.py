@@ -1,0 +1,107 @@
+"""Compute-efficient frontier L(C_min) = (C_c/C_min)^α_C (Kaplan 2020 eq. 1.3) and N_opt(C) ∝ C^a."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from analysis.bootstrap import attach_bootstrap
+from analysis.data import COMPUTE_CONVENTIONS
+from analysis.powerlaw import fit_power_law
+from analysis.result import MIN_DISTINCT_X, FitResult
+
+FRONTIER_KEYS = ["alpha_C", "C_c", "a_Nopt"]
+ENVELOPE_POINTS = 80  # log-spaced compute values at which the lower envelope is evaluated
+
+
+def compute_column(convention: str) -> str:
+    """'compute_<key>' for a convention key ('6n') or a column name ('compute_6n')."""
+    key = convention.removeprefix("compute_")
+    if key not in COMPUTE_CONVENTIONS:
+        raise ValueError(f"compute convention {convention!r}: expected one of {COMPUTE_CONVENTIONS}")
+    return f"compute_{key}"
+
+
+def _usable_curves(curves: pd.DataFrame, column: str) -> pd.DataFrame:
+    keep = np.isfinite(curves["test_loss"]) & (curves["test_loss"] > 0) & (curves[column] > 0)
+    if "status" in curves:
+        keep &= curves["status"] == "completed"
+    return curves.loc[keep, ["run_id", column, "test_loss", "params_non_embedding"]].reset_index(drop=True)
+
+
+def _envelope_interp(usable: pd.DataFrame, column: str, n_points: int) -> pd.DataFrame:
+    """Exact lower envelope: each curve interpolated in log-log, minimum across runs per compute."""
+    grid = np.linspace(np.log(usable[column].min()), np.log(usable[column].max()), n_points)
+    runs, sizes, rows = [], [], []
+    for run_id, curve in usable.groupby("run_id", sort=False):
+        curve = curve.sort_values(column)
+        lc, ll = np.log(curve[column].to_numpy(float)), np.log(curve["test_loss"].to_numpy(float))
+        rows.append(np.where((grid >= lc[0]) & (grid <= lc[-1]), np.interp(grid, lc, ll), np.inf))
+        runs.append(run_id)
+        sizes.append(curve["params_non_embedding"].iloc[0])
+    matrix = np.vstack(rows)
+    best = np.argmin(matrix, axis=0)
+    covered = np.isfinite(matrix[best, np.arange(len(grid))])  # compute gaps no curve spans are dropped
+    return pd.DataFrame({"compute": np.exp(grid), "loss": np.exp(matrix[best, np.arange(len(grid))]),
+                         "run_id": np.array(runs)[best], "N": np.array(sizes, float)[best]})[covered]
+
+
+def _envelope_bins(usable: pd.DataFrame, column: str, n_points: int) -> pd.DataFrame:
+    """Binned lower envelope: log-spaced compute bins, the lowest logged loss in each."""
+    edges = np.linspace(np.log(usable[column].min()), np.log(usable[column].max()) + 1e-12, n_points + 1)
+    binned = usable.assign(_bin=np.digitize(np.log(usable[column]), edges))
+    lowest = binned.loc[binned.groupby("_bin")["test_loss"].idxmin()]
+    return pd.DataFrame({"compute": lowest[column].to_numpy(float), "loss": lowest["test_loss"].to_numpy(float),
+                         "run_id": lowest["run_id"].to_numpy(), "N": lowest["params_non_embedding"].to_numpy(float)})
+
+
+def compute_envelope(curves: pd.DataFrame, compute: str = "6n", n_points: int = ENVELOPE_POINTS,
+                     method: str = "interp") -> pd.DataFrame:
+    """Lower envelope of all learning curves: columns compute, loss, run_id, N (the model on it)."""
+    column = compute_column(compute)
+    usable = _usable_curves(curves, column)
+    if usable.empty:
+        return pd.DataFrame(columns=["compute", "loss", "run_id", "N"])
+    if method == "interp":
+        return _envelope_interp(usable, column, n_points).reset_index(drop=True)
+    if method == "bins":
+        return _envelope_bins(usable, column, n_points).reset_index(drop=True)
+    raise ValueError(f"method={method!r}: expected 'interp' or 'bins'")
+
+
+def _interior(envelope: pd.DataFrame, sizes: np.ndarray) -> tuple[pd.DataFrame, list[str]]:
+    """Envelope points not owned by the smallest or largest model, whose optimum may lie off the grid."""
+    inner = envelope[(envelope["N"] > sizes.min()) & (envelope["N"] < sizes.max())]
+    if inner["N"].nunique() >= 2 and len(inner) >= MIN_DISTINCT_X:
+        return inner, [f"fit on {len(inner)} of {len(envelope)} envelope points (edge models excluded)"]
+    return envelope, ["too few interior envelope points: fit includes the smallest and largest models"]
+
+
+def _fit_frontier(curves: pd.DataFrame, compute: str, n_points: int, method: str, exclude_edges: bool) -> FitResult:
+    envelope = compute_envelope(curves, compute, n_points, method)
+    if envelope.empty:
+        return FitResult.failed("L(C_min)", f"no finite test_loss with {compute_column(compute)} > 0", FRONTIER_KEYS)
+    notes: list[str] = []
+    fitted = envelope
+    if exclude_edges:
+        fitted, notes = _interior(envelope, curves["params_non_embedding"].to_numpy(float))
+    loss_fit = fit_power_law(fitted["compute"], fitted["loss"], symbol="C", name="L(C_min)")
+    result = FitResult("L(C_min)", {**loss_fit.params, "a_Nopt": np.nan}, loss_fit.converged, loss_fit.message,
+                       r2_log=loss_fit.r2_log, n_points=len(fitted), diagnostics=notes + loss_fit.diagnostics,
+                       predict=loss_fit.predict, extra={"envelope": envelope, "fitted": fitted})
+    if fitted["N"].nunique() >= MIN_DISTINCT_X:  # N_opt(C): the model owning the envelope, regressed on C
+        result.params["a_Nopt"] = float(np.polyfit(np.log(fitted["compute"]), np.log(fitted["N"]), 1)[0])
+    else:
+        result.diagnostics.append(f"a_Nopt: only {fitted['N'].nunique()} models on the fitted envelope; not fitted")
+    return result
+
+
+def fit_compute_frontier(curves: pd.DataFrame, *, compute: str = "6n", n_points: int = ENVELOPE_POINTS,
+                         method: str = "interp", exclude_edge_models: bool = True, n_boot: int = 200,
+                         seed: int = 0) -> FitResult:
+    """Envelope of all learning curves under a compute convention, its power law and N_opt exponent."""
+    def fit(frame):
+        return _fit_frontier(frame, compute, n_points, method, exclude_edge_models)
+
+    result = fit(curves)
+    result.extra["compute"] = compute_column(compute)
+    return attach_bootstrap(result, fit, curves, n_boot, seed, unit="run_id")

@@ -1,0 +1,83 @@
+"""IsoFLOP profiles (Hoffmann 2022 approach 2): per budget a parabola in log N, then N_opt ∝ C^a, D_opt ∝ C^b."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from analysis.bootstrap import attach_bootstrap
+from analysis.data import aggregate_replicates, final_compute
+from analysis.result import MIN_DISTINCT_X, FitResult, r2_log
+
+ISOFLOP_KEYS = ["a", "b"]
+
+
+def _budget_compute(group: pd.DataFrame, log_n_opt: float, compute: str) -> float:
+    """The budget C: the design budget, or a convention's compute interpolated in log N to N_opt."""
+    if compute == "budget":
+        return float(group["compute_budget"].iloc[0])
+    slope, intercept = np.polyfit(np.log(group["params_non_embedding"]), np.log(final_compute(group, compute)), 1)
+    return float(math.exp(intercept + slope * log_n_opt))
+
+
+def _profile_minimum(group: pd.DataFrame, loss_col: str, compute: str) -> dict:
+    """Parabola in log N through one budget's final losses; its vertex and what may be wrong with it."""
+    table = aggregate_replicates(group, "params_non_embedding", loss_col)
+    row = {"budget": float(group["compute_budget"].iloc[0]), "n_runs": len(group), "n_sizes": len(table),
+           "N_opt": math.nan, "D_opt": math.nan, "L_opt": math.nan, "C": math.nan, "edge": False, "ok": False}
+    if len(table) < MIN_DISTINCT_X or not np.isfinite(table["loss"]).all():
+        return {**row, "message": f"{len(table)} distinct sizes or non-finite losses: no parabola"}
+    log_n = np.log(table["x"].to_numpy(float))
+    curvature, slope, offset = np.polyfit(log_n, table["loss"], 2, w=np.sqrt(table["weight"]))
+    if curvature <= 0:
+        return {**row, "message": "profile is not convex (parabola opens downward): no minimum"}
+    log_n_opt = -slope / (2 * curvature)
+    tok_slope, tok_offset = np.polyfit(log_n, np.log(group.groupby("params_non_embedding")["tokens"].mean()), 1)
+    lowest = int(np.argmin(table["loss"]))
+    edge = not (log_n.min() < log_n_opt < log_n.max()) or lowest in (0, len(table) - 1)
+    fitted = np.polyval([curvature, slope, offset], log_n)
+    return {**row, "N_opt": math.exp(log_n_opt), "D_opt": math.exp(tok_offset + tok_slope * log_n_opt),
+            "L_opt": offset - slope**2 / (4 * curvature), "C": _budget_compute(group, log_n_opt, compute),
+            "edge": edge, "ok": True, "coeffs": (curvature, slope, offset),
+            "r2_log": r2_log(table["loss"].to_numpy(float), fitted),
+            "message": "minimum at the edge of the size grid (not bracketed)" if edge else "bracketed"}
+
+
+def isoflop_minima(runs: pd.DataFrame, loss_col: str = "final_test_loss", compute: str = "budget") -> pd.DataFrame:
+    """One row per compute budget: parabola vertex N_opt, D_opt (tokens interpolated there), L_opt, flags."""
+    usable = runs[(runs["status"] == "completed") & (runs["grid"] == "isoflop")] if "grid" in runs else runs
+    rows = [_profile_minimum(group, loss_col, compute) for _, group in usable.groupby("compute_budget")]
+    return pd.DataFrame(rows)
+
+
+def _fit_isoflop(runs: pd.DataFrame, loss_col: str, compute: str) -> FitResult:
+    minima = isoflop_minima(runs, loss_col, compute)
+    if minima.empty:
+        return FitResult.failed("IsoFLOP", "no runs with grid=='isoflop'", ISOFLOP_KEYS)
+    good = minima[minima["ok"] & ~minima["edge"]]
+    notes = [f"budget {r.budget:.3g}: {r.message}" for r in minima.itertuples() if not r.ok or r.edge]
+    if good["C"].nunique() < MIN_DISTINCT_X:
+        result = FitResult.failed("IsoFLOP", f"IsoFLOP: {good['C'].nunique()} budgets with a bracketed minimum "
+                                  f"(need >= {MIN_DISTINCT_X})", ISOFLOP_KEYS, len(minima))
+        result.diagnostics, result.extra["minima"] = notes, minima
+        return result
+    log_c = np.log(good["C"].to_numpy(float))
+    a, a0 = np.polyfit(log_c, np.log(good["N_opt"].to_numpy(float)), 1)
+    b, _ = np.polyfit(log_c, np.log(good["D_opt"].to_numpy(float)), 1)
+
+    def predict(c):
+        return np.exp(a0 + a * np.log(np.asarray(c, float)))
+
+    return FitResult("IsoFLOP", {"a": float(a), "b": float(b)}, True, "converged",
+                     r2_log=r2_log(good["N_opt"].to_numpy(float), predict(good["C"])), n_points=len(good),
+                     diagnostics=notes, predict=predict, extra={"minima": minima})
+
+
+def fit_isoflop(runs: pd.DataFrame, *, loss_col: str = "final_test_loss", compute: str = "budget",
+                n_boot: int = 200, seed: int = 0) -> FitResult:
+    """N_opt ∝ C^a and D_opt ∝ C^b from IsoFLOP parabolas; compute = 'budget' or a convention key."""
+    def fit(frame):
+        return _fit_isoflop(frame, loss_col, compute)
+
+    return attach_bootstrap(fit(runs), fit, runs, n_boot, seed, strata="compute_budget")

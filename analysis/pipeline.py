@@ -1,0 +1,102 @@
+"""Run every fit on a results folder's DataFrames; `analyze` writes figures, tables and the report."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from analysis.architecture import shape_spread, shape_table
+from analysis.chinchilla import DEFAULT_MAX_STARTS, fit_chinchilla, fit_chinchilla_arrays
+from analysis.data import COMPUTE_CONVENTIONS, replicate_noise, split_by_status
+from analysis.frontier import fit_compute_frontier
+from analysis.isoflop import fit_isoflop
+from analysis.joint import fit_kaplan_nd, fit_kaplan_nd_arrays
+from analysis.powerlaw import fit_loss_vs_params, fit_loss_vs_tokens
+from analysis.result import FitResult
+from analysis.validation import (compare_joint_models, extrapolate_frontier, extrapolate_isoflop,
+                                 extrapolate_joint, extrapolate_power_law)
+
+
+@dataclass
+class AnalysisOptions:
+    """Knobs of one analysis; the defaults are what `scripts/analyze.py` uses."""
+
+    compute: str = "6n"
+    """Compute convention of the headline frontier fit: one of analysis.data.COMPUTE_CONVENTIONS."""
+    n_boot: int = 200
+    """Bootstrap refits per fit (resampling runs); 0 disables intervals."""
+    seed: int = 0
+    """Seed of every bootstrap and of the k-fold split."""
+    max_starts: int = DEFAULT_MAX_STARTS
+    """L-BFGS starts of the Chinchilla fit, taken from the Hoffmann init grid by lowest initial loss."""
+
+
+@dataclass
+class Analysis:
+    """Every fit and table the report shows."""
+
+    runs: pd.DataFrame
+    curves: pd.DataFrame
+    excluded: pd.DataFrame
+    options: AnalysisOptions
+    fits: dict[str, FitResult] = field(default_factory=dict)
+    frontiers: dict[str, FitResult] = field(default_factory=dict)
+    isoflops: dict[str, FitResult] = field(default_factory=dict)
+    noise: pd.DataFrame | None = None
+    extrapolation: pd.DataFrame | None = None
+    comparison: pd.DataFrame | None = None
+    shapes: pd.DataFrame | None = None
+    spread: pd.DataFrame | None = None
+
+
+def _single_fits(runs: pd.DataFrame, options: AnalysisOptions) -> dict[str, FitResult]:
+    boot = dict(n_boot=options.n_boot, seed=options.seed)
+    return {"L(N)": fit_loss_vs_params(runs, **boot),
+            "L(N)+L_inf": fit_loss_vs_params(runs, irreducible=True, **boot),
+            "L(D)": fit_loss_vs_tokens(runs, **boot),
+            "L(N,D) Kaplan": fit_kaplan_nd(runs, n_boot=options.n_boot // 2, seed=options.seed),
+            "Chinchilla": fit_chinchilla(runs, n_boot=options.n_boot // 2, seed=options.seed,
+                                         max_starts=options.max_starts)}
+
+
+def _convention_fits(runs, curves, options) -> tuple[dict[str, FitResult], dict[str, FitResult]]:
+    boot = dict(n_boot=options.n_boot, seed=options.seed)
+    available = [c for c in COMPUTE_CONVENTIONS if f"compute_{c}" in curves]
+    frontiers = {c: fit_compute_frontier(curves, compute=c, **boot) for c in available}
+    has_iso = "grid" in runs and (runs["grid"] == "isoflop").any()
+    isoflops = {c: fit_isoflop(runs, compute="budget" if c == "6n" else c, **boot)
+                for c in available if has_iso and f"flops_per_token_{c}" in runs}
+    return frontiers, isoflops
+
+
+def _checks(analysis: Analysis) -> pd.DataFrame:
+    runs, curves = analysis.runs, analysis.curves
+    rows = [extrapolate_power_law(runs, "n_grid", "params_non_embedding", "N", "best_test_loss"),
+            extrapolate_power_law(runs, "d_grid", "tokens", "D", "best_test_loss"),
+            extrapolate_frontier(curves, analysis.options.compute),
+            extrapolate_joint(runs, "L(N,D) Kaplan", fit_kaplan_nd_arrays, "final_test_loss"),
+            extrapolate_joint(runs, "Chinchilla", _chinchilla_fitter(analysis.options), "final_test_loss")]
+    if analysis.isoflops:
+        rows.append(extrapolate_isoflop(runs, "final_test_loss"))
+    return pd.DataFrame(rows)
+
+
+def _chinchilla_fitter(options: AnalysisOptions):
+    return lambda n, d, loss: fit_chinchilla_arrays(n, d, loss, max_starts=options.max_starts)
+
+
+def run_analysis(runs: pd.DataFrame, curves: pd.DataFrame, options: AnalysisOptions | None = None) -> Analysis:
+    """Every fit, check and table on `runs` (one row per run) and `curves` (curve rows with metadata)."""
+    options = options or AnalysisOptions()
+    usable, excluded = split_by_status(runs)
+    keep = curves["run_id"].isin(usable["run_id"])
+    analysis = Analysis(usable, curves[keep].copy(), excluded, options)
+    analysis.fits = _single_fits(usable, options)
+    analysis.frontiers, analysis.isoflops = _convention_fits(usable, analysis.curves, options)
+    analysis.noise = replicate_noise(usable)
+    analysis.extrapolation = _checks(analysis)
+    analysis.comparison = compare_joint_models(usable, seed=options.seed, max_starts=options.max_starts)
+    analysis.shapes = shape_table(usable, baseline=analysis.fits["L(N)"])
+    analysis.spread = shape_spread(analysis.shapes) if not analysis.shapes.empty else pd.DataFrame()
+    return analysis

@@ -1,0 +1,78 @@
+"""Kaplan 2020 Figure 1 (loss vs compute, data, parameters) and IsoFLOP figures."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.colors import LogNorm
+
+from analysis.plotting import fit_line, loglog, mark_empty, new_figure, save_figure
+from analysis.result import FitResult
+
+
+def _panel_compute(ax, fig, curves: pd.DataFrame, frontier: FitResult | None) -> None:
+    if frontier is None or curves.empty:
+        return mark_empty(ax, "no learning curves with this compute column")
+    column = frontier.extra.get("compute", "compute_6n")
+    usable = curves[(curves["status"] == "completed") & np.isfinite(curves["test_loss"]) & (curves[column] > 0)]
+    if usable.empty:
+        return mark_empty(ax, "no learning curves")
+    norm = LogNorm(usable["params_non_embedding"].min(), usable["params_non_embedding"].max() * 1.0001)
+    for _, curve in usable.groupby("run_id"):
+        colour = plt.cm.viridis(norm(curve["params_non_embedding"].iloc[0]))
+        ax.plot(curve[column], curve["test_loss"], color=colour, alpha=0.6, lw=0.8)
+    fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap="viridis"), ax=ax, label="non-embedding params N")
+    label = f"L = (C_min/{frontier.params['C_c']:.2e})^-{frontier.params['alpha_C']:.4f}" if frontier.ok else ""
+    fit_line(ax, frontier, usable[column].min(), usable[column].max(), label)
+    loglog(ax, f"compute ({column}, FLOPs)")
+
+
+def _panel_points(ax, fit: FitResult, symbol: str, xlabel: str) -> None:
+    if "x" not in fit.extra:
+        return mark_empty(ax, fit.message)
+    x, loss = fit.extra["x"], fit.extra["loss"]
+    ax.plot(x, loss, "o", color="tab:blue", label="runs (seed mean)")
+    alpha = fit.params.get(f"alpha_{symbol}", np.nan)
+    fit_line(ax, fit, x.min(), x.max(), f"L = ({symbol}_c/{symbol})^{alpha:.4f}" + (
+        f" + {fit.params['L_inf']:.3f}" if "L_inf" in fit.params else ""))
+    loglog(ax, xlabel)
+
+
+def plot_figure1(curves: pd.DataFrame, frontier: FitResult | None, l_of_d: FitResult, l_of_n: FitResult,
+                 out_dir: Path) -> Path:
+    """Three panels: learning curves vs compute with the frontier, L(D), L(N) (Kaplan 2020 Fig. 1)."""
+    fig, (ax_c, ax_d, ax_n) = new_figure(3)
+    _panel_compute(ax_c, fig, curves, frontier)
+    _panel_points(ax_d, l_of_d, "D", "dataset size D (tokens)")
+    _panel_points(ax_n, l_of_n, "N", "non-embedding parameters N")
+    return save_figure(fig, out_dir, "figure1_scaling")
+
+
+def plot_isoflop(fit: FitResult, runs: pd.DataFrame, out_dir: Path, loss_col: str = "final_test_loss") -> Path:
+    """IsoFLOP profiles with their parabolas and minima, and N_opt against C with the power law."""
+    minima = fit.extra["minima"]
+    fig, (ax_p, ax_n) = new_figure(2)
+    norm = LogNorm(minima["budget"].min(), minima["budget"].max() * 1.0001)
+    iso = runs[(runs["grid"] == "isoflop") & (runs["status"] == "completed")]
+    for row in minima.itertuples():
+        colour = plt.cm.plasma(norm(row.budget))
+        group = iso[iso["compute_budget"] == row.budget]
+        ax_p.plot(group["params_non_embedding"], group[loss_col], "o", color=colour, ms=4, label=f"C={row.budget:.2g}")
+        if row.ok:
+            xs = np.linspace(np.log(group["params_non_embedding"].min()), np.log(group["params_non_embedding"].max()))
+            ax_p.plot(np.exp(xs), np.polyval(row.coeffs, xs), "-", color=colour, lw=1)
+            ax_p.plot(row.N_opt, row.L_opt, "x" if row.edge else "*", color=colour, ms=11, mec="black")
+    ax_p.set_xscale("log")
+    ax_p.set_xlabel("non-embedding parameters N")
+    ax_p.set_ylabel("final test loss (nats/token)")
+    ax_p.legend(fontsize=7)
+    good = minima[minima["ok"]]
+    ax_n.plot(good.loc[~good["edge"], "C"], good.loc[~good["edge"], "N_opt"], "o", label="bracketed minima")
+    if good["edge"].any():
+        ax_n.plot(good.loc[good["edge"], "C"], good.loc[good["edge"], "N_opt"], "x", label="at grid edge (not fitted)")
+    if fit.ok:
+        fit_line(ax_n, fit, good["C"].min(), good["C"].max(), f"N_opt ∝ C^{fit.params['a']:.3f}")
+    loglog(ax_n, "compute budget C (FLOPs)", "N_opt")
+    return save_figure(fig, out_dir, "isoflop")

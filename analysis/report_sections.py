@@ -1,0 +1,171 @@
+"""What the report says: every table and sentence, built from an Analysis."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from analysis import published as pub
+from analysis.architecture import architecture_verdict
+from analysis.data import pooled_sd_log
+from analysis.pipeline import Analysis
+from analysis.report import Report
+from analysis.result import FitResult
+
+# (quantity, fit key, parameter, published value, source); the published values live in analysis.published
+EXPONENT_ROWS = (
+    ("α_N", "L(N)", "alpha_N", pub.KAPLAN_ALPHA_N, "Kaplan 2020 eq. 1.1"),
+    ("α_N (with L∞)", "L(N)+L_inf", "alpha_N", pub.KAPLAN_ALPHA_N, "Kaplan 2020 eq. 1.1"),
+    ("L∞", "L(N)+L_inf", "L_inf", math.nan, ""),
+    ("α_D", "L(D)", "alpha_D", pub.KAPLAN_ALPHA_D, "Kaplan 2020 eq. 1.2"),
+    ("α_N (eq. 1.5)", "L(N,D) Kaplan", "alpha_N", pub.KAPLAN_ND_ALPHA_N, "Kaplan 2020 Table 2"),
+    ("α_D (eq. 1.5)", "L(N,D) Kaplan", "alpha_D", pub.KAPLAN_ND_ALPHA_D, "Kaplan 2020 Table 2"),
+    ("E", "Chinchilla", "E", pub.CHINCHILLA_E, "Hoffmann 2022 eq. 10"),
+    ("α (Chinchilla)", "Chinchilla", "alpha", pub.CHINCHILLA_ALPHA, "Hoffmann 2022 eq. 10"),
+    ("β (Chinchilla)", "Chinchilla", "beta", pub.CHINCHILLA_BETA, "Hoffmann 2022 eq. 10"),
+    ("a = β/(α+β)", "Chinchilla", "a_from_fit", pub.CHINCHILLA_PARAMETRIC_A, "Hoffmann 2022 Table 2, approach 3"),
+    ("b = α/(α+β)", "Chinchilla", "b_from_fit", pub.CHINCHILLA_PARAMETRIC_B, "Hoffmann 2022 Table 2, approach 3"),
+)
+
+
+def exponent_row(quantity: str, fit: FitResult | None, key: str, published: float, source: str) -> dict:
+    """One line of an exponent table: value, 95% interval, published value, R², status, notes."""
+    if fit is None:
+        return {"quantity": quantity, "value": math.nan, "ci_low": math.nan, "ci_high": math.nan,
+                "published": published, "source": source, "r2_log": math.nan, "converged": False,
+                "notes": "no data for this fit"}
+    low, high = fit.interval(key)
+    return {"quantity": quantity, "value": fit.params.get(key, math.nan), "ci_low": low, "ci_high": high,
+            "published": published, "source": source, "r2_log": fit.r2_log, "converged": fit.converged,
+            "notes": fit.notes()}
+
+
+def exponent_table(analysis: Analysis) -> pd.DataFrame:
+    """The headline exponents beside Kaplan's and Chinchilla's published values."""
+    rows = [exponent_row(q, analysis.fits.get(f), k, p, s) for q, f, k, p, s in EXPONENT_ROWS]
+    conv = analysis.options.compute
+    rows.append(exponent_row(f"α_C ({conv})", analysis.frontiers.get(conv), "alpha_C", pub.KAPLAN_ALPHA_C_MIN,
+                             "Kaplan 2020 eq. 1.3"))
+    rows.append(exponent_row(f"N_opt ∝ C^a, frontier ({conv})", analysis.frontiers.get(conv), "a_Nopt",
+                             pub.KAPLAN_N_OPT_EXPONENT, "Kaplan 2020 eq. 1.7"))
+    rows.append(exponent_row("a (IsoFLOP)", analysis.isoflops.get("6n"), "a", pub.CHINCHILLA_ISOFLOP_A,
+                             "Hoffmann 2022 Table 2, approach 2"))
+    rows.append(exponent_row("b (IsoFLOP)", analysis.isoflops.get("6n"), "b", pub.CHINCHILLA_ISOFLOP_B,
+                             "Hoffmann 2022 Table 2, approach 2"))
+    return pd.DataFrame(rows)
+
+
+def convention_table(analysis: Analysis) -> pd.DataFrame:
+    """α_C, the frontier's N_opt exponent and the IsoFLOP a under every compute convention."""
+    rows = []
+    for conv, frontier in analysis.frontiers.items():
+        iso = analysis.isoflops.get(conv)
+        rows.append({"convention": conv, "alpha_C": frontier.params["alpha_C"],
+                     "alpha_C_ci": frontier.interval("alpha_C"), "a_frontier": frontier.params["a_Nopt"],
+                     "a_frontier_ci": frontier.interval("a_Nopt"),
+                     "a_isoflop": iso.params["a"] if iso else math.nan,
+                     "a_isoflop_ci": iso.interval("a") if iso else (math.nan, math.nan),
+                     "notes": frontier.notes() + ("; IsoFLOP: " + iso.notes() if iso else "")})
+    table = pd.DataFrame(rows)
+    for column in [c for c in table.columns if c.endswith("_ci")]:
+        table[column] = table[column].map(lambda ci: f"[{ci[0]:.4g}, {ci[1]:.4g}]")
+    return table
+
+
+def truth_rows(analysis: Analysis) -> list[str]:
+    """Fitted irreducible losses against the corpus's known entropy rate, when it is known."""
+    rates = analysis.runs.get("corpus_entropy_rate_nats", pd.Series(dtype=float)).astype(float)
+    rates = rates[np.isfinite(rates)]
+    if rates.empty:
+        return []
+    truth = float(rates.median())
+    lines = [f"known entropy rate of the synthetic corpus: {truth:.4f} nats/token"]
+    for label, fit, key in (("L∞ of L(N)+L∞", analysis.fits["L(N)+L_inf"], "L_inf"),
+                            ("E of Chinchilla", analysis.fits["Chinchilla"], "E")):
+        value = fit.params.get(key, math.nan)
+        verdict = f"{value:.4f} ({100 * (value / truth - 1):+.2f}% vs truth)" if fit.ok else f"no fit: {fit.message}"
+        lines.append(f"{label}: {verdict}")
+    lines.append("L∞ of L(N) is fitted at the n_grid's finite D, so it also holds the data term B/D^β; "
+                 "E of the joint fit is the estimate comparable with the entropy rate.")
+    return lines
+
+
+def comparison_verdict(table: pd.DataFrame) -> str:
+    """Which joint form predicts held-out runs better under each scheme."""
+    lines = []
+    for scheme, rows in table.groupby("scheme", sort=False):
+        rows = rows.dropna(subset=["rmse_log"])
+        if len(rows) < 2:
+            lines.append(f"{scheme}: not enough successful fits to compare")
+            continue
+        best = rows.loc[rows["rmse_log"].idxmin()]
+        lines.append(f"{scheme}: {best['model']} predicts held-out runs better (RMSE of log loss "
+                     f"{best['rmse_log']:.4g} vs {rows['rmse_log'].max():.4g})")
+    return "; ".join(lines)
+
+
+def noise_text(noise: pd.DataFrame) -> str:
+    """Run-to-run noise from seed replicates in one sentence."""
+    if noise is None or noise.empty:
+        return "no seed replicates (runs sharing a grid point): run-to-run noise unknown; fits are unweighted."
+    pooled = pooled_sd_log(noise["n_seeds"].to_numpy(), noise["sd_log"].to_numpy())
+    return (f"{len(noise)} grid points have seed replicates; pooled run-to-run sd of log loss "
+            f"{pooled:.4g} (≈{100 * math.expm1(pooled):.3g}% of the loss); fits weight seed means by it.")
+
+
+def _diagnostics(analysis: Analysis) -> list[str]:
+    fits = {**analysis.fits, **{f"L(C_min) [{c}]": f for c, f in analysis.frontiers.items()},
+            **{f"IsoFLOP [{c}]": f for c, f in analysis.isoflops.items()}}
+    return [f"{name}: {'converged' if fit.converged else 'NOT CONVERGED'}; n_points={fit.n_points}; {fit.notes()}"
+            for name, fit in fits.items()]
+
+
+def _isoflop_section(report: Report, analysis: Analysis) -> None:
+    fit = analysis.isoflops.get("6n")
+    if fit is None or fit.extra.get("minima") is None:
+        return report.text("No IsoFLOP runs (grid=='isoflop'): IsoFLOP profiles skipped.")
+    minima = fit.extra["minima"].drop(columns=["coeffs"], errors="ignore")
+    report.table(minima, "isoflop_minima")
+
+
+def build_report(analysis: Analysis, figures: list, skipped: list) -> Report:
+    """The whole report, in reading order."""
+    report, opts = Report(), analysis.options
+    report.heading("scalinglab analysis", 1)
+    report.text(f"{len(analysis.runs)} completed runs used, {len(analysis.excluded)} excluded; headline compute "
+                f"convention {opts.compute}; {opts.n_boot} bootstrap refits over runs (seed {opts.seed}), "
+                "95% percentile intervals.")
+    report.heading("Excluded runs")
+    if analysis.excluded.empty:
+        report.text("None: every run completed with a finite loss.")
+    else:
+        report.table(analysis.excluded, "excluded_runs")
+    report.heading("Fitted exponents vs published values")
+    report.table(exponent_table(analysis), "exponents")
+    report.bullets(truth_rows(analysis))
+    report.heading("Compute conventions")
+    report.text("How the frontier exponent α_C and the optimal-size exponent a move with the FLOP convention.")
+    report.table(convention_table(analysis), "compute_conventions")
+    report.heading("Extrapolation (fit without the largest model or budget, predict it)")
+    report.table(analysis.extrapolation, "extrapolation")
+    report.heading("Model comparison: Kaplan L(N, D) vs Chinchilla")
+    report.table(analysis.comparison, "model_comparison")
+    report.text(comparison_verdict(analysis.comparison))
+    report.heading("Architecture independence")
+    report.text(architecture_verdict(analysis.spread))
+    if not analysis.spread.empty:
+        report.table(analysis.spread, "architecture_spread")
+    report.heading("IsoFLOP profiles")
+    _isoflop_section(report, analysis)
+    report.heading("Run-to-run noise")
+    report.text(noise_text(analysis.noise))
+    if analysis.noise is not None and not analysis.noise.empty:
+        report.table(analysis.noise, "replicate_noise")
+    report.heading("Figures")
+    for png, caption in figures:
+        report.figure(png, caption)
+    report.bullets([f"skipped {name}: {reason}" for name, reason in skipped])
+    report.heading("Diagnostics")
+    report.bullets(_diagnostics(analysis))
+    return report

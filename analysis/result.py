@@ -1,0 +1,78 @@
+"""The result object every fit returns, in the spirit of scipy.optimize.OptimizeResult."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+MIN_DISTINCT_X = 3  # fewer distinct abscissae cannot constrain a two-parameter power law plus noise
+
+
+@dataclass
+class FitResult:
+    """Parameters, bootstrap intervals, quality and diagnostics of one fit.
+
+    A fit that failed or is untrustworthy says so in `converged`, `message` and `diagnostics`;
+    its parameters are NaN when the data could not support any number at all.
+    """
+
+    name: str
+    params: dict[str, float]
+    converged: bool
+    message: str
+    intervals: dict[str, tuple[float, float]] = field(default_factory=dict)
+    r2_log: float = math.nan
+    n_points: int = 0
+    diagnostics: list[str] = field(default_factory=list)
+    predict: Callable[..., np.ndarray] | None = field(default=None, repr=False)
+    extra: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def failed(cls, name: str, message: str, param_names: list[str], n_points: int = 0) -> "FitResult":
+        """A result that carries no numbers, only the reason why."""
+        return cls(name, {p: math.nan for p in param_names}, False, message, n_points=n_points)
+
+    @property
+    def ok(self) -> bool:
+        """True when the fit converged and produced numbers (an optional secondary one may be NaN)."""
+        return self.converged and any(np.isfinite(v) for v in self.params.values())
+
+    def interval(self, key: str) -> tuple[float, float]:
+        """The bootstrap 95% interval of one parameter, (nan, nan) when not bootstrapped."""
+        return self.intervals.get(key, (math.nan, math.nan))
+
+    def notes(self) -> str:
+        """Message and diagnostics as one line for a report cell."""
+        parts = [self.message] + self.diagnostics
+        return "; ".join(p for p in parts if p)
+
+
+def r2_log(observed: np.ndarray, predicted: np.ndarray) -> float:
+    """Coefficient of determination of log(loss): 1 - SS_res/SS_tot."""
+    y, yhat = np.log(observed), np.log(predicted)
+    ss_tot = float(np.sum((y - y.mean()) ** 2))
+    if ss_tot == 0.0:
+        return math.nan
+    return 1.0 - float(np.sum((y - yhat) ** 2)) / ss_tot
+
+
+def check_points(name: str, x: np.ndarray, loss: np.ndarray) -> str | None:
+    """Why (x, loss) cannot support a power-law fit, or None if it can."""
+    if len(x) != len(loss):
+        return f"{name}: x has {len(x)} values but loss has {len(loss)}"
+    bad = ~np.isfinite(loss) | (loss <= 0)
+    if bad.any():
+        return f"{name}: {int(bad.sum())} of {len(loss)} losses are non-finite or <= 0; refusing to fit"
+    if (~np.isfinite(x) | (x <= 0)).any():
+        return f"{name}: x contains non-finite or non-positive values; refusing to fit"
+    n_distinct = len(np.unique(x))
+    if n_distinct < MIN_DISTINCT_X:
+        return f"{name}: only {n_distinct} distinct x values (need >= {MIN_DISTINCT_X}); no fit"
+    return None
+
+
+def at_initial_values(start: np.ndarray, end: np.ndarray) -> bool:
+    """True when an optimiser returned (almost) exactly where it started."""
+    return bool(np.allclose(start, end, rtol=1e-7, atol=1e-10))

@@ -1,0 +1,116 @@
+"""Synthetic results with known scaling laws, for tests and for trying the analysis without training.
+
+Losses follow L = E + A/N^α + B/D^β (Hoffmann 2022 eq. 2) times log-normal noise; a learning curve
+of a run is the same law evaluated at the tokens seen so far.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from analysis import published as pub
+
+N_CTX, VOCAB = 128, 512  # toy context length and vocabulary for the derived FLOP columns
+CURVE_POINTS = 24  # logged evaluations per synthetic learning curve
+
+
+@dataclass
+class Law:
+    """L = E + A/N^α + B/D^β; defaults are Hoffmann 2022 eq. 10."""
+
+    E: float = pub.CHINCHILLA_E
+    A: float = pub.CHINCHILLA_A
+    B: float = pub.CHINCHILLA_B
+    alpha: float = pub.CHINCHILLA_ALPHA
+    beta: float = pub.CHINCHILLA_BETA
+
+    def __call__(self, n, d):
+        return self.E + self.A / np.asarray(n, float) ** self.alpha + self.B / np.asarray(d, float) ** self.beta
+
+    def n_opt(self, compute):
+        """Exact compute-optimal N for C = 6ND (Hoffmann 2022 eq. 4)."""
+        g = (self.alpha * self.A / (self.beta * self.B)) ** (1 / (self.alpha + self.beta))
+        return g * (np.asarray(compute, float) / 6) ** (self.beta / (self.alpha + self.beta))
+
+
+def run_metadata(run_id: str, n_layer: int, d_model: int, tokens: float, grid: str, seed: int = 0,
+                 n_head: int = 4, ff_ratio: int = 4, compute_budget: float = float("nan")) -> dict:
+    """Metadata of one run in the columns of docs/architecture.md (counts from Kaplan 2020 Table 1)."""
+    n = 2 * n_layer * d_model * (2 * d_model + d_model * ff_ratio)  # attention 4d² + MLP 2·d·d_ff per layer
+    embed = d_model * (VOCAB + N_CTX)
+    return {"run_id": run_id, "status": "completed", "diverged_step": -1, "n_layer": n_layer, "d_model": d_model,
+            "n_head": n_head, "d_ff": ff_ratio * d_model, "n_ctx": N_CTX, "vocab_size": VOCAB,
+            "params_non_embedding": n, "params_total": n + embed, "params_embedding": embed,
+            "flops_per_token_6n": 6.0 * n, "flops_per_token_6n_logits": 6.0 * (n + d_model * VOCAB),
+            "flops_per_token_palm": 6.0 * n + 12.0 * n_layer * N_CTX * d_model,
+            "flops_per_token_exact": 6.0 * (n + d_model * VOCAB) + 6.0 * n_layer * N_CTX * d_model,
+            "tokens": float(tokens), "batch_size": 8, "seed": seed, "grid": grid, "compute_budget": compute_budget,
+            "corpus": "synthetic", "corpus_entropy_rate_nats": float("nan"), "preset": "synthetic"}
+
+
+def learning_curve(meta: dict, law: Law, noise: float, rng: np.random.Generator) -> pd.DataFrame:
+    """Curve rows of one run: the law at the tokens seen so far, with multiplicative noise."""
+    tokens = np.unique(np.geomspace(meta["tokens"] / 100, meta["tokens"], CURVE_POINTS).astype(np.int64))
+    loss = law(meta["params_non_embedding"], tokens) * np.exp(rng.normal(0, noise, len(tokens)))
+    curve = pd.DataFrame({"run_id": meta["run_id"], "step": tokens // (8 * N_CTX), "tokens": tokens,
+                          "train_loss": loss * 1.01, "test_loss": loss, "lr": 1e-3,
+                          "elapsed_s": tokens / 1e5})
+    for key in ("6n", "6n_logits", "palm", "exact"):
+        curve[f"compute_{key}"] = meta[f"flops_per_token_{key}"] * tokens.astype(float)
+    return curve
+
+
+def finish(meta: dict, curve: pd.DataFrame) -> dict:
+    """Fill the loss summary columns of a run's metadata from its curve."""
+    return {**meta, "final_test_loss": float(curve["test_loss"].iloc[-1]),
+            "best_test_loss": float(curve["test_loss"].min())}
+
+
+def _grid_points(law: Law) -> list[tuple[str, int, int, float, float]]:
+    """(grid, n_layer, d_model, tokens, compute_budget) of a small Kaplan/Chinchilla-style preset."""
+    points = [("n_grid", 4, d, 2e8, np.nan) for d in (32, 48, 64, 96, 128, 192, 256)]
+    points += [("d_grid", 4, 256, float(t), np.nan) for t in np.geomspace(2e6, 2e8, 6)]
+    for budget in (1e14, 1e15, 1e16, 1e17):
+        for factor in np.geomspace(1 / 8, 8, 7):
+            d_model = int(round(np.sqrt(law.n_opt(budget) * factor / 48)))
+            points.append(("isoflop", 4, d_model, budget / (6 * 48 * d_model**2), budget))
+    points += [("arch_shape", n_layer, d, 1e8, np.nan) for n_layer, d in ((2, 204), (4, 144), (8, 102), (16, 72))]
+    return points
+
+
+def synthetic_results(law: Law | None = None, noise: float = 0.003, seed: int = 0,
+                      n_seeds: int = 2) -> list[tuple[dict, pd.DataFrame]]:
+    """(metadata, curve) for every run of a small preset, plus one diverged run."""
+    law, rng, results = law or Law(), np.random.default_rng(seed), []
+    for i, (grid, n_layer, d_model, tokens, budget) in enumerate(_grid_points(law)):
+        for replica in range(n_seeds if grid == "n_grid" else 1):
+            meta = run_metadata(f"{grid}-{i:03d}-s{replica}", n_layer, d_model, tokens, grid, replica,
+                                compute_budget=budget)
+            meta["corpus_entropy_rate_nats"] = law.E
+            curve = learning_curve(meta, law, noise, rng)
+            results.append((finish(meta, curve), curve))
+    meta = run_metadata("n_grid-diverged", 4, 384, 2e8, "n_grid")
+    curve = learning_curve(meta, law, noise, rng).iloc[:5].assign(test_loss=np.nan)
+    results.append(({**meta, "status": "diverged", "diverged_step": int(curve["step"].iloc[-1]),
+                     "final_test_loss": np.nan, "best_test_loss": np.nan}, curve))
+    return results
+
+
+def write_synthetic_folder(results_dir, **kwargs) -> int:
+    """Write `synthetic_results(**kwargs)` as a results folder through harness.store; return the run count."""
+    from harness.store import write_run  # torch-free (docs/architecture.md)
+
+    results = synthetic_results(**kwargs)
+    for meta, curve in results:
+        write_run(results_dir, curve, meta)
+    return len(results)
+
+
+def as_frames(results: list[tuple[dict, pd.DataFrame]]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(runs, curves) DataFrames as harness.store.load_runs / load_curves would return them."""
+    runs = pd.DataFrame([meta for meta, _ in results])
+    curves = pd.concat([curve.assign(**{k: v for k, v in meta.items() if k not in curve}) for meta, curve in results],
+                       ignore_index=True)
+    return runs, curves

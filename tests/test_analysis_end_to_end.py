@@ -1,0 +1,38 @@
+"""scripts/analyze.py on a synthetic results folder written through harness.store."""
+import subprocess
+import sys
+from pathlib import Path
+
+from analysis.synthetic import write_synthetic_folder
+
+ROOT = Path(__file__).resolve().parents[1]
+FIGURES = ("figure1_scaling", "isoflop", "architecture_shape", "architecture_embeddings")
+
+
+def run_script(*args):
+    return subprocess.run([sys.executable, str(ROOT / "scripts" / "analyze.py"), *map(str, args)],
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_analyze_writes_report_figures_and_tables(tmp_path):
+    write_synthetic_folder(tmp_path)
+    done = run_script(tmp_path, "--n-boot", "10", "--max-starts", "5")
+    assert done.returncode == 0, done.stderr
+    out = tmp_path / "analysis"
+    assert "report.md" in done.stdout
+    for name in FIGURES:
+        assert (out / f"{name}.png").stat().st_size > 0 and (out / f"{name}.pdf").stat().st_size > 0
+    report = (out / "report.md").read_text()
+    for text in ("α_N", "α_D", "α_C (6n)", "a (IsoFLOP)", "Kaplan 2020 eq. 1.1", "n_grid-diverged",
+                 "Architecture independence", "known entropy rate"):
+        assert text in report, text
+    assert "data:image/png;base64," in (out / "report.html").read_text()
+    for table in ("exponents", "compute_conventions", "extrapolation", "model_comparison", "excluded_runs"):
+        assert (out / f"{table}.csv").exists(), table
+    iso_row = next(line for line in report.splitlines() if line.startswith("| a (IsoFLOP)"))
+    assert abs(float(iso_row.split("|")[2]) - 0.4516) < 0.02  # a = β/(α+β) of Hoffmann 2022 eq. 10
+
+
+def test_analyze_exits_nonzero_on_a_folder_without_runs(tmp_path):
+    done = run_script(tmp_path)
+    assert done.returncode != 0 and "no run files" in done.stderr

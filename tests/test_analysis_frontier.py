@@ -1,0 +1,55 @@
+"""Compute-efficient frontier on learning curves from a known L(N, D) whose envelope is analytic."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis.frontier import compute_envelope, fit_compute_frontier
+
+ALPHA_N, ALPHA_D, N_C, D_C = 0.076, 0.095, 8.8e13, 5.4e13  # Kaplan 2020 eqs. 1.1, 1.2
+# With D = C/(6N), minimising eq. 1.5 over N gives L ∝ C^-(α_N α_D/(α_N+α_D)) and N_opt ∝ C^(α_D/(α_N+α_D)).
+ALPHA_C_EXPECTED = ALPHA_N * ALPHA_D / (ALPHA_N + ALPHA_D)
+A_EXPECTED = ALPHA_D / (ALPHA_N + ALPHA_D)
+
+
+def kaplan_curves(n_models=17, points=150):
+    frames = []
+    for i, n in enumerate(np.geomspace(1e4, 1e8, n_models)):
+        d = np.geomspace(1e5, 1e12, points)
+        loss = ((N_C / n) ** (ALPHA_N / ALPHA_D) + D_C / d) ** ALPHA_D
+        frames.append(pd.DataFrame({"run_id": f"r{i}", "tokens": d, "compute_6n": 6 * n * d,
+                                    "compute_palm": 6.5 * n * d, "test_loss": loss,
+                                    "params_non_embedding": n, "status": "completed"}))
+    return pd.concat(frames, ignore_index=True)
+
+
+@pytest.mark.parametrize("method", ["interp", "bins"])
+def test_frontier_exponent_matches_analytic_envelope(method):
+    fit = fit_compute_frontier(kaplan_curves(), method=method, n_boot=0)
+    assert fit.converged
+    assert abs(fit.params["alpha_C"] / ALPHA_C_EXPECTED - 1) < 0.02
+
+
+def test_optimal_size_exponent_from_envelope_models():
+    fit = fit_compute_frontier(kaplan_curves(), n_boot=0)
+    assert abs(fit.params["a_Nopt"] / A_EXPECTED - 1) < 0.05
+
+
+def test_compute_convention_is_a_parameter():
+    curves = kaplan_curves(n_models=9)
+    six_n = fit_compute_frontier(curves, compute="6n", n_boot=0)
+    palm = fit_compute_frontier(curves, compute="compute_palm", n_boot=0)
+    assert palm.extra["compute"] == "compute_palm"
+    assert abs(palm.params["alpha_C"] / six_n.params["alpha_C"] - 1) < 1e-3  # a constant factor moves only C_c
+    assert palm.params["C_c"] > six_n.params["C_c"]
+
+
+def test_envelope_excludes_nan_test_loss_and_diverged_runs():
+    curves = kaplan_curves(n_models=5)
+    bad = curves[curves["run_id"] == "r0"].assign(run_id="bad", test_loss=0.01, status="diverged")
+    envelope = compute_envelope(pd.concat([curves, bad]).assign(test_loss=lambda f: f["test_loss"]))
+    assert "bad" not in set(envelope["run_id"])
+
+
+def test_unknown_convention_names_the_valid_ones():
+    with pytest.raises(ValueError, match="6n_logits"):
+        fit_compute_frontier(kaplan_curves(n_models=3), compute="flops")

@@ -1,0 +1,79 @@
+"""Single-variable power laws L(N), L(D): recovery of known exponents, floors, and refusals."""
+import numpy as np
+import pandas as pd
+
+from analysis.powerlaw import fit_loss_vs_params, fit_loss_vs_tokens, fit_power_law
+from analysis.published import KAPLAN_ALPHA_D, KAPLAN_ALPHA_N, KAPLAN_D_C, KAPLAN_N_C
+
+NOISE = 0.003  # multiplicative noise (sd of log loss) on synthetic losses
+
+
+def noisy(loss, seed=0, noise=NOISE):
+    return loss * np.exp(np.random.default_rng(seed).normal(0, noise, len(loss)))
+
+
+def grid_runs(grid, x_col, x, loss, **extra):
+    frame = pd.DataFrame({x_col: x, "best_test_loss": loss, "status": "completed", "grid": grid,
+                          "n_layer": 4, "run_id": [f"r{i}" for i in range(len(x))], **extra})
+    frame["d_model"] = np.arange(len(x)) if x_col == "params_non_embedding" else 64
+    return frame
+
+
+def test_l_of_n_recovers_kaplan_exponent_within_2_percent():
+    n = np.geomspace(1e5, 1e9, 12)
+    runs = grid_runs("n_grid", "params_non_embedding", n, noisy((KAPLAN_N_C / n) ** KAPLAN_ALPHA_N), tokens=1e9)
+    fit = fit_loss_vs_params(runs, n_boot=0)
+    assert fit.converged and abs(fit.params["alpha_N"] / KAPLAN_ALPHA_N - 1) < 0.02
+    assert fit.r2_log > 0.9
+
+
+def test_l_of_d_recovers_kaplan_exponent_within_2_percent():
+    d = np.geomspace(1e6, 1e10, 10)
+    runs = grid_runs("d_grid", "tokens", d, noisy((KAPLAN_D_C / d) ** KAPLAN_ALPHA_D, seed=1),
+                     params_non_embedding=1e7)
+    fit = fit_loss_vs_tokens(runs, n_boot=0)
+    assert fit.converged and abs(fit.params["alpha_D"] / KAPLAN_ALPHA_D - 1) < 0.02
+
+
+def test_l_of_n_with_floor_recovers_l_inf_and_exponent():
+    n = np.geomspace(1e4, 1e9, 14)
+    loss = noisy((3e6 / n) ** 0.35 + 1.7, seed=2, noise=0.001)
+    fit = fit_power_law(n, loss, symbol="N", irreducible=True)
+    assert fit.converged
+    assert abs(fit.params["L_inf"] / 1.7 - 1) < 0.02
+    assert abs(fit.params["alpha_N"] / 0.35 - 1) < 0.02
+
+
+def test_only_n_grid_runs_at_their_largest_tokens_enter_l_of_n():
+    n = np.geomspace(1e5, 1e8, 5)
+    runs = grid_runs("n_grid", "params_non_embedding", n, (1e13 / n) ** 0.1, tokens=1e9)
+    short = runs.assign(tokens=1e6, best_test_loss=runs["best_test_loss"] * 1.5, run_id=runs["run_id"] + "s")
+    other = runs.assign(grid="d_grid", best_test_loss=9.0, run_id=runs["run_id"] + "d")
+    fit = fit_loss_vs_params(pd.concat([runs, short, other]), n_boot=0)
+    assert fit.n_points == 5 and abs(fit.params["alpha_N"] - 0.1) < 1e-9
+
+
+def test_two_distinct_x_gives_no_number_and_a_message():
+    fit = fit_power_law([1e6, 1e6, 1e7], [3.0, 3.1, 2.5], symbol="N")
+    assert not fit.converged and np.isnan(fit.params["alpha_N"])
+    assert "distinct" in fit.message
+
+
+def test_nan_losses_give_no_number_and_a_message():
+    fit = fit_power_law(np.geomspace(1e5, 1e8, 6), [3.0, np.nan, 2.5, 2.4, 2.3, 2.2], symbol="N")
+    assert not fit.converged and np.isnan(fit.params["alpha_N"])
+    assert "non-finite" in fit.message
+
+
+def test_loss_rising_with_size_is_reported_not_fitted():
+    fit = fit_power_law(np.geomspace(1e5, 1e8, 5), [2.0, 2.1, 2.2, 2.3, 2.4], symbol="N")
+    assert not fit.converged and "does not fall" in fit.message
+
+
+def test_seed_replicates_are_averaged_and_weighted():
+    n = np.repeat(np.geomspace(1e5, 1e8, 5), 3)
+    loss = noisy((1e13 / n) ** 0.1, seed=3, noise=0.01)
+    runs = grid_runs("n_grid", "params_non_embedding", n, loss, tokens=1e9)
+    runs["d_model"] = np.repeat(np.arange(5), 3)
+    fit = fit_loss_vs_params(runs, n_boot=0)
+    assert fit.n_points == 5 and abs(fit.params["alpha_N"] / 0.1 - 1) < 0.05

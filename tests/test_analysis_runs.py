@@ -1,0 +1,58 @@
+"""Run handling across the analysis: exclusions, noise, architecture spread, extrapolation, comparison."""
+import numpy as np
+import pandas as pd
+
+from analysis.architecture import architecture_verdict, shape_groups, shape_spread, shape_table
+from analysis.data import replicate_noise, split_by_status
+from analysis.pipeline import AnalysisOptions, run_analysis
+from analysis.synthetic import as_frames, synthetic_results
+from analysis.validation import compare_joint_models, extrapolate_power_law
+
+RESULTS = synthetic_results(noise=0.003, seed=0)
+RUNS, CURVES = as_frames(RESULTS)
+
+
+def test_diverged_runs_are_excluded_and_listed_with_their_step():
+    usable, excluded = split_by_status(RUNS)
+    assert "n_grid-diverged" not in set(usable["run_id"])
+    row = excluded.set_index("run_id").loc["n_grid-diverged"]
+    assert row["status"] == "diverged" and row["shape"] == "4x384" and row["diverged_step"] > 0
+
+
+def test_diverged_run_never_reaches_a_fit():
+    poisoned = RUNS.copy()
+    poisoned.loc[poisoned["run_id"] == "n_grid-diverged", "best_test_loss"] = 0.001  # would dominate L(N)
+    analysis = run_analysis(poisoned, CURVES, AnalysisOptions(n_boot=0, max_starts=5))
+    assert "n_grid-diverged" in set(analysis.excluded["run_id"])
+    assert analysis.fits["L(N)"].n_points == 7 and analysis.fits["L(N)"].params["alpha_N"] > 0
+
+
+def test_replicate_noise_reports_spread_of_seed_pairs():
+    noise = replicate_noise(split_by_status(RUNS)[0])
+    assert len(noise) == 7 and (noise["n_seeds"] == 2).all()
+    assert 0 < noise["sd_log"].median() < 0.01
+
+
+def test_shape_groups_join_sizes_within_20_percent():
+    runs = pd.DataFrame({"params_non_embedding": [1.0e6, 1.1e6, 1.19e6, 5e6, 5.5e6]})
+    assert shape_groups(runs).nunique() == 2
+
+
+def test_architecture_spread_is_the_worst_shape_over_the_best_in_percent():
+    runs = pd.DataFrame({"run_id": list("abc"), "status": "completed", "grid": "arch_shape",
+                         "n_layer": [2, 4, 8], "d_model": [256, 180, 128], "d_ff": [1024, 720, 512],
+                         "params_non_embedding": [1.0e6, 1.02e6, 1.01e6], "final_test_loss": [3.0, 3.03, 3.06]})
+    spread = shape_spread(shape_table(runs))
+    assert abs(spread["spread_pct"].iloc[0] - 2.0) < 1e-9
+    assert "within Kaplan's 3%" in architecture_verdict(spread)
+
+
+def test_extrapolation_predicts_the_held_out_largest_model():
+    row = extrapolate_power_law(split_by_status(RUNS)[0], "n_grid", "params_non_embedding", "N", "best_test_loss")
+    assert np.isfinite(row["rel_error"]) and row["held_out"].startswith("N=")
+
+
+def test_model_comparison_prefers_chinchilla_on_chinchilla_data():
+    table = compare_joint_models(split_by_status(RUNS)[0], max_starts=5)
+    kfold = table[table["scheme"].str.contains("fold")].set_index("model")
+    assert kfold.loc["Chinchilla", "rmse_log"] < kfold.loc["Kaplan L(N,D)", "rmse_log"]
