@@ -9,7 +9,7 @@ from analysis.figures import make_figures
 from analysis.pipeline import AnalysisOptions, run_analysis
 from analysis.report import write_report
 from analysis.report_sections import build_report
-from harness.store import load_curves, load_runs
+from harness.store import curves_frame, read_runs, runs_frame
 
 
 class NoRunsError(RuntimeError):
@@ -27,15 +27,24 @@ class AnalysisOutputs:
     skipped: list[tuple[str, str]]
 
 
-def analyze(results_dir: str | os.PathLike, options: AnalysisOptions | None = None) -> AnalysisOutputs:
-    """Regenerate RESULTS_DIR/analysis/ (report.md, report.html, PNG+PDF figures, CSV tables) from parquet."""
+def analyze(results_dir: str | os.PathLike, options: AnalysisOptions | None = None,
+            on_error: str = "raise") -> AnalysisOutputs:
+    """Regenerate RESULTS_DIR/analysis/ (report.md, report.html, PNG+PDF figures, CSV tables) from parquet.
+
+    Run files are read once, so a sweep still writing into the folder cannot make the runs and the
+    curves disagree; its temp files are never read. on_error='skip' leaves unreadable run files out
+    and names them in the report instead of raising ResultsError.
+    """
     results_dir = Path(results_dir)
-    runs = load_runs(results_dir)
+    unreadable: list[str] = []
+    read = read_runs(results_dir, on_error, unreadable)
+    runs = runs_frame(read)
     if runs.empty:
         raise NoRunsError(f"results_dir={str(results_dir)!r}: no run files under {results_dir / 'runs'}; "
                           "expected runs/<run_id>.parquet written by harness.store.write_run")
     out_dir = results_dir / "analysis"
-    analysis = run_analysis(runs, load_curves(results_dir), options)
+    analysis = run_analysis(runs, curves_frame(read), options)
+    analysis.unreadable = unreadable
     figures, skipped = make_figures(analysis, out_dir)
     report = build_report(analysis, figures, skipped)
     md, page, tables = write_report(report, out_dir, f"scalinglab analysis of {results_dir}")

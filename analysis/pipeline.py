@@ -48,6 +48,8 @@ class Analysis:
     comparison: pd.DataFrame | None = None
     shapes: pd.DataFrame | None = None
     spread: pd.DataFrame | None = None
+    unreadable: list[str] = field(default_factory=list)
+    """Run files left out as unreadable (analyze.py --skip-unreadable), with the reason."""
 
 
 def _single_fits(runs: pd.DataFrame, options: AnalysisOptions) -> dict[str, FitResult]:

@@ -141,6 +141,9 @@ def build_report(analysis: Analysis, figures: list, skipped: list) -> Report:
         report.text("None: every run completed with a finite loss.")
     else:
         report.table(analysis.excluded, "excluded_runs")
+    if analysis.unreadable:
+        report.text(f"{len(analysis.unreadable)} unreadable run files left out (--skip-unreadable):")
+        report.bullets(analysis.unreadable)
     report.heading("Fitted exponents vs published values")
     report.table(exponent_table(analysis), "exponents")
     report.bullets(truth_rows(analysis))

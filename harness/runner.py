@@ -12,7 +12,7 @@ import torch
 from configs.run import RunConfig
 from harness import claims, store
 from harness.checkpoint import checkpoint_path
-from harness.data import prepare_data
+from harness.data import PreparedData, TrainWindows, prepare_data, test_windows
 from harness.device import pick_device, threads_for
 from harness.progress import RunProgress
 from harness.record import curve_frame, run_metadata
@@ -47,27 +47,67 @@ def execute(run: ResolvedRun, *, parallel_jobs: int = 1, force: bool = False,
     results_dir = Path(run.config.sweep.results_dir)
     path = store.run_path(results_dir, run.run_id)
     if path.exists() and not force:
+        tidy_finished(run)
         return RunResult(run.run_id, "skipped", path, None)
+    # Everything that can reject the config runs before the claim, so a bad run writes nothing.
+    device = pick_device(run.config.train.device)
+    data = prepare_data(run.config.data)
+    check_data_fits(run, data)
     claim = claims.claim_path(results_dir, run.run_id)
-    stale_s = STALE_CLAIM_INTERVALS * run.config.train.checkpoint_interval_s
-    if not claims.try_claim(claim, stale_s):
+    if not claims.try_claim(claim, stale_claim_s(run)):
         log.info("%s: claimed by another process, leaving it", shape_label(run))
         return RunResult(run.run_id, "busy", None, None)
     try:
-        return _train_and_record(run, claim, parallel_jobs, force, stop_after_step)
+        if path.exists() and not force:  # another process finished it while we prepared the data
+            return RunResult(run.run_id, "skipped", path, None)
+        _remove_leftovers_of_killed_writers(results_dir, run.run_id)
+        return _train_and_record(run, data, device, claim, parallel_jobs, force, stop_after_step)
     finally:
         claims.release(claim)
 
 
-def _train_and_record(run: ResolvedRun, claim: Path, parallel_jobs: int, force: bool,
-                      stop_after_step: int | None) -> RunResult:
+def stale_claim_s(run: ResolvedRun) -> float:
+    """Seconds without a heartbeat after which the run's claim belongs to a dead process."""
+    return STALE_CLAIM_INTERVALS * run.config.train.checkpoint_interval_s
+
+
+def tidy_finished(run: ResolvedRun) -> None:
+    """Remove the checkpoint, temp files and claim that a process killed just after writing the result left.
+
+    Only when the claim can be taken: a live process re-training the run (sweep.force) is left alone.
+    """
+    results_dir = Path(run.config.sweep.results_dir)
+    ckpt, claim = checkpoint_path(results_dir, run.run_id), claims.claim_path(results_dir, run.run_id)
+    if not (ckpt.exists() or claim.exists()) or not claims.try_claim(claim, stale_claim_s(run)):
+        return
+    try:
+        ckpt.unlink(missing_ok=True)
+        _remove_leftovers_of_killed_writers(results_dir, run.run_id)
+    finally:
+        claims.release(claim)
+
+
+def _remove_leftovers_of_killed_writers(results_dir: Path, run_id: str) -> None:
+    """Delete temp files of this run that a killed process left mid-write (we hold the claim, so none is live)."""
+    for target in (checkpoint_path(results_dir, run_id), store.run_path(results_dir, run_id)):
+        for tmp in store.remove_temp_files(target):
+            log.info("run %s: removed %s left by an interrupted write", run_id[:8], tmp)
+
+
+def check_data_fits(run: ResolvedRun, data: PreparedData) -> None:
+    """ConfigError (model.n_ctx, train.tokens or data.test_windows) when the data cannot feed this run."""
+    t = run.config.train
+    TrainWindows(data.train_tokens, run.gpt.n_ctx, t.batch_size, run.tokens, t.seed, run.config.data.allow_repeat)
+    test_windows(data, run.gpt.n_ctx, run.config.data.test_windows)
+
+
+def _train_and_record(run: ResolvedRun, data: PreparedData, device: torch.device, claim: Path,
+                      parallel_jobs: int, force: bool, stop_after_step: int | None) -> RunResult:
     results_dir = Path(run.config.sweep.results_dir)
     ckpt = checkpoint_path(results_dir, run.run_id)
     if force:
         ckpt.unlink(missing_ok=True)
-    device = pick_device(run.config.train.device)
     torch.set_num_threads(threads_for(run.config.train.threads, parallel_jobs))
-    data = prepare_data(run.config.data)
     progress = RunProgress(shape_label(run), run.tokens, run.config.train.progress_interval_s)
 
     trainer = Trainer(run, data, device, ckpt, on_row=progress, on_checkpoint=lambda: claims.heartbeat(claim),

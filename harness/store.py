@@ -6,7 +6,9 @@ Layout and column names are specified in docs/architecture.md.
 
 from __future__ import annotations
 
+import errno
 import json
+import logging
 import os
 import tempfile
 from pathlib import Path
@@ -15,7 +17,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+log = logging.getLogger("scalinglab")
+
 SCHEMA_VERSION = 1
+ON_ERROR = ("raise", "skip")  # what load_runs / load_curves do with an unreadable run file
 METADATA_KEY = b"scalinglab"
 RUNS_SUBDIR = "runs"
 
@@ -41,7 +46,12 @@ def run_path(results_dir: str | os.PathLike, run_id: str) -> Path:
 
 
 def atomic_write_bytes(path: Path, write) -> None:
-    """Call `write(tmp_path)` then rename onto `path`, so readers never see a partial file."""
+    """Call `write(tmp_path)` then rename onto `path`, so readers never see a partial file.
+
+    On any failure (a full disk included) the temp file is removed and `path` keeps its old content;
+    an OSError is re-raised naming `path`. A SIGKILL can still leave `.<name>.*.tmp` behind:
+    readers skip dot-files, and `remove_temp_files` clears them.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
@@ -50,9 +60,24 @@ def atomic_write_bytes(path: Path, write) -> None:
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        reason = exc.strerror or str(exc) or errno.errorcode.get(exc.errno or 0, "error")
+        raise OSError(exc.errno, f"could not write {path}: {reason}") from exc
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def remove_temp_files(path: Path) -> list[Path]:
+    """Delete the temp files `atomic_write_bytes(path, ...)` left behind when its writer was killed.
+
+    Only the holder of the run's claim may call this: another live writer's temp file would vanish.
+    """
+    leftovers = sorted(path.parent.glob(f".{path.name}.*.tmp"))
+    for tmp in leftovers:
+        tmp.unlink(missing_ok=True)
+    return leftovers
 
 
 def write_run(results_dir: str | os.PathLike, curve: pd.DataFrame, metadata: dict) -> Path:
@@ -80,7 +105,10 @@ def read_run(path: str | os.PathLike) -> tuple[pd.DataFrame, dict]:
     raw = (table.schema.metadata or {}).get(METADATA_KEY)
     if raw is None:
         raise ResultsError(f"{path}: no scalinglab metadata; not a run file")
-    meta = json.loads(raw)
+    try:
+        meta = json.loads(raw)
+    except ValueError as exc:
+        raise ResultsError(f"{path}: scalinglab metadata is not valid JSON ({exc})") from exc
     if meta.get("schema_version") != SCHEMA_VERSION:
         raise ResultsError(
             f"{path}: schema_version={meta.get('schema_version')!r}, this scalinglab reads {SCHEMA_VERSION}"
@@ -96,19 +124,52 @@ def run_files(results_dir: str | os.PathLike) -> list[Path]:
     return sorted(p for p in folder.glob("*.parquet") if not p.name.startswith("."))
 
 
-def load_runs(results_dir: str | os.PathLike) -> pd.DataFrame:
-    """Every run under `results_dir` as one DataFrame, one row per run (metadata columns)."""
-    rows = [read_run(p)[1] for p in run_files(results_dir)]
-    return pd.DataFrame(rows)
-
-
-def load_curves(results_dir: str | os.PathLike) -> pd.DataFrame:
-    """Every learning-curve row of every run, with the run's metadata columns joined on run_id."""
-    frames = []
+def read_runs(results_dir: str | os.PathLike, on_error: str = "raise",
+              unreadable: list[str] | None = None) -> list[tuple[pd.DataFrame, dict]]:
+    """(curve, metadata) of every run file; an unreadable one raises ResultsError, or with
+    on_error='skip' is left out with a warning naming it (and its message appended to `unreadable`)."""
+    if on_error not in ON_ERROR:
+        raise ValueError(f"on_error={on_error!r}: must be one of {ON_ERROR}")
+    runs = []
     for path in run_files(results_dir):
-        curve, meta = read_run(path)
+        try:
+            runs.append(read_run(path))
+        except ResultsError as exc:
+            if on_error == "raise":
+                raise
+            log.warning("skipped unreadable run file: %s", exc)
+            if unreadable is not None:
+                unreadable.append(str(exc))
+    return runs
+
+
+def runs_frame(runs: list[tuple[pd.DataFrame, dict]]) -> pd.DataFrame:
+    """One row per run (metadata columns) from `read_runs`' output."""
+    return pd.DataFrame([meta for _, meta in runs])
+
+
+def curves_frame(runs: list[tuple[pd.DataFrame, dict]]) -> pd.DataFrame:
+    """Every curve row of `read_runs`' output, with the run's metadata columns joined on run_id."""
+    frames = []
+    for curve, meta in runs:
         extra = {k: v for k, v in meta.items() if k not in curve.columns}
         frames.append(curve.assign(**extra))
     if not frames:
         return pd.DataFrame(columns=list(CURVE_COLUMNS))
     return pd.concat(frames, ignore_index=True)
+
+
+def load_runs(results_dir: str | os.PathLike, on_error: str = "raise") -> pd.DataFrame:
+    """Every run under `results_dir` as one DataFrame, one row per run (metadata columns).
+
+    on_error: 'raise' (ResultsError naming the first unreadable file) or 'skip' (warn and leave it out).
+    """
+    return runs_frame(read_runs(results_dir, on_error))
+
+
+def load_curves(results_dir: str | os.PathLike, on_error: str = "raise") -> pd.DataFrame:
+    """Every learning-curve row of every run, with the run's metadata columns joined on run_id.
+
+    on_error: as for `load_runs`.
+    """
+    return curves_frame(read_runs(results_dir, on_error))

@@ -21,10 +21,12 @@ def main(argv=None) -> int:
     parser.add_argument("--n-boot", type=int, default=200, help="bootstrap refits per fit (0: no intervals)")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap and k-fold seed")
     parser.add_argument("--max-starts", type=int, default=100, help="Chinchilla L-BFGS starts from the init grid")
+    parser.add_argument("--skip-unreadable", action="store_true",
+                        help="leave out run files that cannot be read (named in the report) instead of failing")
     args = parser.parse_args(argv)
     options = AnalysisOptions(args.compute, args.n_boot, args.seed, args.max_starts)
     try:
-        out = analyze(args.results_dir, options)
+        out = analyze(args.results_dir, options, "skip" if args.skip_unreadable else "raise")
     except (NoRunsError, ResultsError) as exc:  # no runs, or an unreadable run file (named)
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -4,6 +4,7 @@ import sys
 from pathlib import Path
 
 from analysis.synthetic import write_synthetic_folder
+from harness.store import load_runs
 
 ROOT = Path(__file__).resolve().parents[1]
 FIGURES = ("figure1_scaling", "isoflop", "architecture_shape", "architecture_embeddings")
@@ -36,3 +37,19 @@ def test_analyze_writes_report_figures_and_tables(tmp_path):
 def test_analyze_exits_nonzero_on_a_folder_without_runs(tmp_path):
     done = run_script(tmp_path)
     assert done.returncode != 0 and "no run files" in done.stderr
+
+
+def test_skip_unreadable_leaves_a_corrupt_run_out_and_names_it_in_the_report(tmp_path):
+    write_synthetic_folder(tmp_path)
+    good = sorted((tmp_path / "runs").glob("*.parquet"))
+    bad = good[0]
+    bad.write_bytes(bad.read_bytes()[:100])
+    failed = run_script(tmp_path, "--n-boot", "0", "--max-starts", "2")
+    assert failed.returncode == 2 and f"error: {bad}: not a readable parquet file" in failed.stderr
+    done = run_script(tmp_path, "--n-boot", "0", "--max-starts", "2", "--skip-unreadable")
+    assert done.returncode == 0, done.stderr
+    report = (tmp_path / "analysis" / "report.md").read_text()
+    assert "1 unreadable run files left out" in report and str(bad) in report
+    readable = load_runs(tmp_path, on_error="skip")
+    assert len(readable) == len(good) - 1
+    assert f"{(readable['status'] == 'completed').sum()} completed runs used" in report

@@ -42,18 +42,18 @@ def read_utf8_documents(root: Path, relative_paths: list[str]) -> tuple[list[Doc
     PEP 263 coding cookies); decoding them with a guessed codec would feed the tokenizer
     mojibake, and failing would make the corpus unusable, so they are left out and counted.
     """
-    documents, skipped = [], 0
+    documents, skipped = [], []
     for relative in relative_paths:
         try:
             text = (root / relative).read_bytes().decode("utf-8")
         except UnicodeDecodeError:
-            skipped += 1
+            skipped.append(relative)
             continue
         documents.append(Document(relative, text))
     if skipped:
-        log.warning("skipped %d of %d files under %s that are not valid UTF-8",
-                    skipped, len(relative_paths), root)
-    return documents, skipped
+        log.warning("skipped %d of %d files under %s that are not valid UTF-8: %s",
+                    len(skipped), len(relative_paths), root, ", ".join(skipped))
+    return documents, len(skipped)
 
 
 def load_stdlib(test_permille: int, max_files: Optional[int]) -> SplitCorpus:

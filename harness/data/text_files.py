@@ -96,9 +96,10 @@ def record_documents(path: Path, key: str, text_field: str) -> list[Document]:
 
 
 def load_text_files(config: TextFilesConfig, test_permille: int) -> SplitCorpus:
-    """The text_files corpus split by the hash of each document key."""
+    """The text_files corpus split by the hash of each document key; ConfigError if no file holds text."""
     documents, skipped = [], 0
-    for path, key in matched_files(config.globs):
+    files = matched_files(config.globs)
+    for path, key in files:
         if path.suffix in (".jsonl", ".parquet"):
             try:
                 documents.extend(record_documents(path, key, config.text_field))
@@ -109,4 +110,9 @@ def load_text_files(config: TextFilesConfig, test_permille: int) -> SplitCorpus:
             read, not_utf8 = read_utf8_documents(path.parent, [path.name])
             documents.extend(Document(key, d.text) for d in read)
             skipped += not_utf8
+    if not any(document.text for document in documents):
+        shown = ", ".join(str(path) for path, _ in files[:5]) + (", ..." if len(files) > 5 else "")
+        raise ConfigError("data.text_files.globs", config.globs,
+                          f"the {len(files)} matched files ({shown}) hold no text ({skipped} not valid "
+                          "UTF-8, the rest empty); give patterns of non-empty UTF-8 files")
     return split_corpus("text_files", documents, test_permille, skipped)

@@ -1,0 +1,100 @@
+"""Two sweeps on one results folder with overlapping grids, started together: every run is trained exactly
+once, nothing is corrupted, and the analysis' loader, read meanwhile, sees only finished runs."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from harness import runner, store
+from harness.resolve import resolve
+
+pytestmark = pytest.mark.slow  # trains real (tiny) models
+
+SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "sweep.py"
+COMMON = ["sweep=smoke", "model.n_layer=1,2", "train.tokens=16384", "train.threads=1", "sweep.analyze=false"]
+# Both grids start with d_model=32, so the two processes meet on the same runs from their first step.
+GRIDS = (["model.d_model=32,16"], ["model.d_model=32,48"])
+UNION = 6  # d_model 16, 32, 48 x n_layer 1, 2
+FINISHED = re.compile(r"run ([0-9a-f]{8}) .*: (completed|diverged), final test loss")
+TIMEOUT_S = 300
+
+
+@pytest.fixture(scope="module")
+def two_sweeps(tmp_path_factory, data_overrides):
+    results = tmp_path_factory.mktemp("shared")
+    logs = [results.parent / f"sweep{i}.log" for i in range(2)]
+    procs = []
+    for grid, log in zip(GRIDS, logs):
+        with open(log, "w") as out:
+            procs.append(subprocess.Popen([sys.executable, str(SCRIPT), *data_overrides, *COMMON, *grid,
+                                           f"sweep.results_dir={results}"], cwd=results.parent,
+                                          stdout=out, stderr=subprocess.STDOUT))
+    snapshots, start = [], time.time()
+    while any(p.poll() is None for p in procs) and time.time() - start < TIMEOUT_S:
+        snapshots.append(_snapshot(results))
+        time.sleep(0.2)
+    codes = [p.wait(timeout=10) for p in procs]
+    return {"results": results, "codes": codes, "outputs": [log.read_text() for log in logs],
+            "snapshots": snapshots}
+
+
+def _snapshot(results: Path) -> dict:
+    before = {p.stem for p in store.run_files(results)}
+    runs = store.load_runs(results)
+    return {"before": before, "loaded": list(runs.get("run_id", [])), "statuses": set(runs.get("status", [])),
+            "after": {p.stem for p in store.run_files(results)}}
+
+
+def test_both_sweeps_exit_zero(two_sweeps):
+    assert two_sweeps["codes"] == [0, 0], two_sweeps["outputs"]
+
+
+def test_every_run_of_both_grids_is_trained_exactly_once(two_sweeps):
+    trained = Counter(m.group(1) for out in two_sweeps["outputs"] for m in FINISHED.finditer(out))
+    assert len(trained) == UNION, trained
+    assert set(trained.values()) == {1}, trained
+
+
+def test_every_result_is_readable_and_nothing_is_left_over(two_sweeps):
+    results = two_sweeps["results"]
+    runs = store.read_runs(results)
+    assert len(runs) == UNION
+    assert {meta["status"] for _, meta in runs} == {"completed"}
+    leftovers = [p for sub in ("runs", "checkpoints", "claims") for p in (results / sub).glob(".*")]
+    assert leftovers + list((results / "claims").glob("*")) + list((results / "checkpoints").glob("*")) == []
+
+
+def test_loader_reads_only_finished_runs_while_the_sweeps_write(two_sweeps):
+    snapshots = two_sweeps["snapshots"]
+    assert any(0 < len(s["loaded"]) < UNION for s in snapshots)  # some reads happened mid-sweep
+    for s in snapshots:
+        assert len(set(s["loaded"])) == len(s["loaded"])
+        assert s["before"] <= set(s["loaded"]) <= s["after"]
+        assert s["statuses"] <= {"completed"}
+
+
+def test_run_finished_by_another_process_while_this_one_prepared_data_is_not_retrained(
+        run_config, tmp_path, monkeypatch):
+    # The race: the result is absent at the first check, then another process writes it before the claim.
+    done_dir = tmp_path / "other"
+    finished = runner.execute(resolve(run_config(done_dir))).path
+    run = resolve(run_config(tmp_path / "shared"))
+    prepare = runner.prepare_data
+
+    def prepare_while_another_process_finishes(cfg):
+        store.run_path(tmp_path / "shared", run.run_id).parent.mkdir(parents=True, exist_ok=True)
+        store.run_path(tmp_path / "shared", run.run_id).write_bytes(finished.read_bytes())
+        return prepare(cfg)
+
+    monkeypatch.setattr(runner, "prepare_data", prepare_while_another_process_finishes)
+    monkeypatch.setattr(runner, "Trainer", None)  # training again would fail loudly
+    result = runner.execute(run)
+    assert (result.action, result.path) == ("skipped", store.run_path(tmp_path / "shared", run.run_id))
+    assert list((tmp_path / "shared" / "claims").iterdir()) == []
