@@ -1,0 +1,12 @@
+"""Speed benchmark of the harness (scripts/bench.py): how close the trainer runs to the machine and to a plain loop.
+
+    machine.py     the device and its measured dense matmul peak
+    shapes.py      the distinct model shapes of a preset, from the harness's own plan
+    plain_loop.py  the reference: a hand-written nanoGPT-style loop, independent of models/
+    timing.py      trainer vs plain loop, interleaved; the cost of test-loss evaluation
+    threads.py     one multi-thread process vs single-thread processes side by side
+    sweep_time.py  where a finished sweep's wall time went
+    variants.py    candidate trainer changes, each timed against the trainer as it is
+    report.py      markdown + parquet
+    run.py         run_benchmark(BenchOptions): all of the above in one process
+"""

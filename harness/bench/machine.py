@@ -1,0 +1,79 @@
+"""The machine a benchmark runs on: what it is, and its measured dense matmul peak."""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+from dataclasses import dataclass
+
+import torch
+
+PEAK_SIZES = (512, 1024, 2048)  # square matmuls; the best of them is the peak
+PEAK_TRIALS = 5  # best of several timings per size: a passing load should not lower the peak
+PEAK_MIN_TIME_S = 0.2  # each timing repeats the matmul for at least this long
+
+
+@dataclass(frozen=True)
+class Machine:
+    """What the numbers were measured on."""
+
+    device: str
+    processor: str
+    torch_version: str
+    threads: int
+    cpu_count: int
+    peak_dtype: str
+    peak_flops_per_s: float
+
+
+def processor_name() -> str:
+    """The CPU model from /proc/cpuinfo, else platform.processor(); the GPU name on CUDA is added by describe."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def matmul_flops_per_s(size: int, dtype: torch.dtype, device: torch.device, trials: int = PEAK_TRIALS) -> float:
+    """Best-of-`trials` FLOP/s of a size x size matmul (2 size^3 FLOPs each) on `device`."""
+    a = torch.randn(size, size, device=device, dtype=dtype)
+    b = torch.randn(size, size, device=device, dtype=dtype)
+    start = time.perf_counter()
+    a @ b
+    _sync(device)
+    repeats = max(1, int(PEAK_MIN_TIME_S / max(time.perf_counter() - start, 1e-6)))
+    best = 0.0
+    for _ in range(trials):
+        start = time.perf_counter()
+        for _ in range(repeats):
+            a @ b
+        _sync(device)
+        best = max(best, 2 * size**3 * repeats / (time.perf_counter() - start))
+    return best
+
+
+def peak_dtype_for(device: torch.device) -> torch.dtype:
+    """bf16 on CUDA (what the trainer's autocast runs), fp32 on the CPU (bf16 is ~100x slower there)."""
+    return torch.bfloat16 if device.type == "cuda" else torch.float32
+
+
+def describe(device: torch.device, sizes=PEAK_SIZES) -> Machine:
+    """Name the machine and measure its dense matmul peak right now (a few seconds)."""
+    dtype = peak_dtype_for(device)
+    peak = max(matmul_flops_per_s(n, dtype, device) for n in sizes)
+    name = processor_name()
+    if device.type == "cuda":
+        name = f"{torch.cuda.get_device_name(device)} (host: {name})"
+    return Machine(device=str(device), processor=name, torch_version=torch.__version__,
+                   threads=torch.get_num_threads(), cpu_count=os.cpu_count() or 1,
+                   peak_dtype=str(dtype).removeprefix("torch."), peak_flops_per_s=peak)

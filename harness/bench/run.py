@@ -1,0 +1,137 @@
+"""The whole benchmark in one process: peak, trainer vs plain loop per shape, eval cost, threads, sweep, variants."""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import pandas as pd
+import torch
+
+from harness.bench.machine import PEAK_SIZES, Machine, describe
+from harness.bench.report import write_outputs
+from harness.bench.shapes import BenchShape, find_shape, preset_plan, preset_shapes
+from harness.bench.sweep_time import per_run_times, sweep_summary
+from harness.bench.threads import compare_threads
+from harness.bench.timing import measure_shape
+from harness.bench.variants import compare_variants
+from harness.data import PreparedData, prepare_data
+from harness.device import pick_device
+
+log = logging.getLogger("scalinglab.bench")
+VARIANT_PRESET = "kaplan_fig1"
+VARIANT_SHAPES = ((4, 128), (2, 32))  # (n_layer, d_model): batch 16, n_ctx 128, vocab 1024 in kaplan_fig1
+
+
+@dataclass
+class BenchOptions:
+    """What to measure and how long (defaults: a few minutes on a 2-core CPU)."""
+
+    presets: List[str] = field(default_factory=lambda: ["smoke", "kaplan_fig1"])
+    steps: int = 20  # timed steps per measurement block
+    rounds: int = 4  # interleaved blocks per contender (A B, B A, ...)
+    warmup: int = 3  # untimed steps before the first block
+    max_shapes: int = 0  # per preset; 0 = all distinct shapes
+    device: str = "auto"
+    threads: int = 0  # torch threads of this process; 0 = all cores
+    overrides: List[str] = field(default_factory=list)  # Hydra overrides applied to every preset
+    results_dir: Optional[Path] = None  # a finished sweep of sweep_preset
+    sweep_log: Optional[Path] = None
+    sweep_preset: str = "kaplan_fig1"
+    thread_compare: bool = True
+    variants: bool = False
+    variant_compile: bool = False
+    out: Path = Path("results/bench")
+    peak_sizes: tuple = PEAK_SIZES  # square matmul sizes of the peak measurement
+
+
+def data_for(shape: BenchShape, cache: Dict[str, PreparedData]) -> PreparedData:
+    """The shape's prepared corpus, prepared once per data config."""
+    key = json.dumps(shape.run.config.data.__dict__, default=str, sort_keys=True)
+    if key not in cache:
+        cache[key] = prepare_data(shape.run.config.data)
+    return cache[key]
+
+
+def preset_eval_table(shapes: pd.DataFrame) -> pd.DataFrame:
+    """Per preset: Σ eval seconds / Σ (eval + training) seconds over every planned run, from the measured times."""
+    sums = shapes.groupby("preset", sort=False)[["eval_s_shape_runs", "train_s_shape_runs"]].sum()
+    sums["eval_fraction"] = sums["eval_s_shape_runs"] / (sums["eval_s_shape_runs"] + sums["train_s_shape_runs"])
+    return sums.reset_index().rename(columns={"eval_s_shape_runs": "eval_s", "train_s_shape_runs": "train_s"})
+
+
+def measure_shapes(by_preset: Dict[str, List[BenchShape]], opts: BenchOptions, device: torch.device,
+                   machine: Machine, cache: dict, workdir: Path) -> pd.DataFrame:
+    """One row per (preset, shape): trainer vs plain loop and eval cost."""
+    rows = []
+    for shapes in by_preset.values():
+        for shape in shapes:
+            log.info("shape %s %s", shape.preset, shape.label)
+            rows.append(measure_shape(shape, data_for(shape, cache), device, opts.steps, opts.rounds, opts.warmup,
+                                      machine.peak_flops_per_s, workdir))
+    return pd.DataFrame(rows)
+
+
+def measure_threads(by_preset: Dict[str, List[BenchShape]], opts: BenchOptions, cache: dict) -> pd.DataFrame:
+    """Threads per job for the smallest and largest shape of each preset (CPU with >= 2 cores only)."""
+    cores = torch.get_num_threads()
+    rows = []
+    for shapes in by_preset.values():
+        for shape in ([shapes[0]] if len(shapes) == 1 else [shapes[0], shapes[-1]]):
+            log.info("threads %s %s", shape.preset, shape.label)
+            rows.append(compare_threads(shape, data_for(shape, cache), opts.steps, opts.warmup, cores))
+    return pd.DataFrame(rows)
+
+
+def measure_variants(opts: BenchOptions, device: torch.device, cache: dict, workdir: Path) -> pd.DataFrame:
+    """Candidate trainer changes on the VARIANT_SHAPES of VARIANT_PRESET."""
+    shapes = preset_shapes(VARIANT_PRESET, opts.overrides)
+    rows = []
+    for n_layer, d_model in VARIANT_SHAPES:
+        shape = find_shape(shapes, n_layer, d_model)
+        log.info("variants %s", shape.label)
+        rows += compare_variants(shape, data_for(shape, cache), device, workdir, opts.steps, opts.rounds,
+                                 opts.warmup, opts.variant_compile)
+    return pd.DataFrame(rows)
+
+
+def measure_sweep(opts: BenchOptions) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The finished sweep's summary row and per-run times."""
+    plan = preset_plan(opts.sweep_preset, opts.overrides)
+    summary = sweep_summary(opts.results_dir, plan, opts.sweep_log)
+    return pd.DataFrame([summary]), per_run_times(opts.results_dir)
+
+
+def run_benchmark(opts: BenchOptions, command: str = "python scripts/bench.py") -> str:
+    """Measure everything `opts` asks for, write parquet + markdown under opts.out, return the markdown."""
+    device = pick_device(opts.device)
+    threads_before = torch.get_num_threads()
+    if opts.threads:
+        torch.set_num_threads(opts.threads)
+    try:
+        return _measure_and_write(opts, device, command)
+    finally:
+        torch.set_num_threads(threads_before)
+
+
+def _measure_and_write(opts: BenchOptions, device: torch.device, command: str) -> str:
+    machine = describe(device, opts.peak_sizes)
+    by_preset = {p: preset_shapes(p, opts.overrides) for p in opts.presets}
+    if opts.max_shapes:
+        by_preset = {p: s[:opts.max_shapes] for p, s in by_preset.items()}
+    cache: Dict[str, PreparedData] = {}
+    tables: Dict[str, pd.DataFrame] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        tables["shapes"] = measure_shapes(by_preset, opts, device, machine, cache, Path(tmp))
+        tables["presets"] = preset_eval_table(tables["shapes"])
+        if opts.thread_compare and device.type == "cpu" and torch.get_num_threads() >= 2:
+            tables["threads"] = measure_threads(by_preset, opts, cache)
+        if opts.results_dir is not None:
+            tables["sweep"], tables["sweep_runs"] = measure_sweep(opts)
+        if opts.variants:
+            tables["variants"] = measure_variants(opts, device, cache, Path(tmp))
+    return write_outputs(Path(opts.out), machine, tables, command)

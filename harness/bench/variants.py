@@ -1,0 +1,142 @@
+"""What could make the trainer's step faster: each candidate change timed against the trainer as it is, interleaved.
+
+Every variant is the trainer's step (Trainer._step) with exactly one thing changed, on its own
+Trainer (same seed, model, optimizer groups and batches); `all_changes` combines the ones that are
+free of any effect on results. The plain loop is timed alongside as the reference.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Callable, Dict, List
+
+import torch
+
+from harness.bench.plain_loop import PlainLoop
+from harness.bench.shapes import BenchShape
+from harness.bench.timing import interleaved_seconds, timed_seconds, trainer_stepper
+from harness.data import PreparedData
+from harness.device import autocast_for
+from harness.schedule import lr_at
+from harness.trainer import Trainer
+
+COMPILE_WARMUP_STEPS = 3  # steps that trigger (re)compilation, timed as the compile cost
+
+
+@dataclass(frozen=True)
+class StepOptions:
+    """How a variant's step differs from Trainer._step (the defaults reproduce it)."""
+
+    fused_adamw: bool = False
+    read_loss_each_step: bool = True
+    grad_clip: bool = True
+    set_to_none: bool = True
+    matmul_precision: str = "highest"
+    threads: int = 0  # 0: leave the process's setting
+    compile: bool = False
+
+
+BASE = StepOptions()
+VARIANTS: Dict[str, StepOptions] = {
+    "replica (no change)": BASE,
+    "fused AdamW": replace(BASE, fused_adamw=True),
+    "no per-step float(loss)": replace(BASE, read_loss_each_step=False),
+    "no grad clip": replace(BASE, grad_clip=False),
+    "zero_grad(set_to_none=False)": replace(BASE, set_to_none=False),
+    "matmul precision 'medium'": replace(BASE, matmul_precision="medium"),
+    "1 thread": replace(BASE, threads=1),
+    "all_changes (fused, no float(loss))": replace(BASE, fused_adamw=True, read_loss_each_step=False),
+}
+
+
+def fused_like(opt: torch.optim.AdamW) -> torch.optim.AdamW:
+    """The same AdamW groups and hyperparameters, with the fused kernel instead of foreach."""
+    groups = [{"params": g["params"], "weight_decay": g["weight_decay"]} for g in opt.param_groups]
+    d = opt.defaults
+    return torch.optim.AdamW(groups, lr=d["lr"], betas=d["betas"], eps=d["eps"], fused=True)
+
+
+def _apply_globals(opts: StepOptions) -> None:
+    if opts.threads and torch.get_num_threads() != opts.threads:
+        torch.set_num_threads(opts.threads)
+    if torch.get_float32_matmul_precision() != opts.matmul_precision:
+        torch.set_float32_matmul_precision(opts.matmul_precision)
+
+
+def variant_stepper(trainer: Trainer, opts: StepOptions, default_threads: int) -> Callable[[], None]:
+    """Trainer._step's body with the changes of `opts` (global settings are switched per call)."""
+    run, t = trainer.run, trainer.run.config.train
+    opt = fused_like(trainer.opt) if opts.fused_adamw else trainer.opt
+    model = torch.compile(trainer.model) if opts.compile else trainer.model
+    opts = opts if opts.threads else replace(opts, threads=default_threads)
+    counter, losses = iter(range(10**12)), []
+
+    def step() -> None:
+        _apply_globals(opts)
+        i = next(counter) % run.steps
+        for group in opt.param_groups:
+            group["lr"] = lr_at(i, run.peak_lr, run.warmup_steps, run.steps, t.final_lr_ratio)
+        x, y = (b.to(trainer.device, non_blocking=True) for b in trainer.sampler.batch(i))
+        with autocast_for(trainer.device):
+            _, loss = model(x, y)
+        loss.backward()
+        if opts.grad_clip and t.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(trainer.model.parameters(), t.grad_clip)
+        opt.step()
+        opt.zero_grad(set_to_none=opts.set_to_none)
+        losses.append(float(loss.detach()) if opts.read_loss_each_step else loss.detach())
+
+    return step
+
+
+def variant_steppers(shape: BenchShape, data: PreparedData, device: torch.device, workdir: Path,
+                     variants: Dict[str, StepOptions]) -> Dict[str, Callable]:
+    """'trainer (as is)', every variant and 'plain loop', each on its own freshly built model."""
+    run, threads = shape.run, torch.get_num_threads()
+    build = lambda: Trainer(run, data, device, workdir / "bench-checkpoint.pt")  # noqa: E731
+    defaults = replace(BASE, threads=threads)
+    steppers = {"trainer (as is)": with_globals(trainer_stepper(build()), defaults)}
+    steppers.update({name: variant_stepper(build(), opts, threads) for name, opts in variants.items()})
+    plain = PlainLoop(run.gpt, run.config.train.batch_size, run.peak_lr, data.train_tokens, device)
+    steppers["plain loop"] = with_globals(plain.step, defaults)
+    return steppers
+
+
+def with_globals(step: Callable, opts: StepOptions) -> Callable[[], None]:
+    """`step` run under the threads and matmul precision of `opts` (another variant may have changed them)."""
+    def wrapped() -> None:
+        _apply_globals(opts)
+        step()
+
+    return wrapped
+
+
+def compare_variants(shape: BenchShape, data: PreparedData, device: torch.device, workdir: Path, n_steps: int,
+                     rounds: int, warmup: int, with_compile: bool) -> List[dict]:
+    """Tokens/s of each variant and its speed-up over the trainer as it is: median of the per-block ratios, min, max."""
+    variants = dict(VARIANTS)
+    compile_s = float("nan")
+    if with_compile:
+        variants["torch.compile(model)"] = replace(BASE, compile=True)
+    steppers = variant_steppers(shape, data, device, workdir, variants)
+    if with_compile:
+        start = time.perf_counter()
+        timed_seconds(steppers["torch.compile(model)"], COMPILE_WARMUP_STEPS, device)
+        compile_s = time.perf_counter() - start
+    threads = torch.get_num_threads()
+    seconds = interleaved_seconds(steppers, n_steps, rounds, warmup, device)
+    torch.set_num_threads(threads)
+    torch.set_float32_matmul_precision("highest")
+    base = seconds["trainer (as is)"]
+    tokens = n_steps * shape.run.tokens_per_step
+    rows = []
+    for name, s in seconds.items():
+        ratios = [b / x for b, x in zip(base, s)]
+        rows.append({"shape": shape.label, "variant": name, "threads": threads,
+                     "tokens_per_s": tokens * len(s) / sum(s),
+                     "over_trainer": statistics.median(ratios), "ratio_min": min(ratios), "ratio_max": max(ratios),
+                     "compile_s": compile_s if name == "torch.compile(model)" else float("nan")})
+    return rows

@@ -1,0 +1,23 @@
+"""The speed benchmark runs end to end on the tiniest smoke shape and writes its report."""
+
+import pandas as pd
+import pytest
+
+from harness.bench.run import BenchOptions, run_benchmark
+
+pytestmark = pytest.mark.slow  # trains real (tiny) models for a few steps
+
+
+def test_benchmark_writes_markdown_and_parquet_for_the_tiniest_shape(tmp_path, data_cache):
+    opts = BenchOptions(presets=["smoke"], steps=2, rounds=2, warmup=1, max_shapes=1, threads=1,
+                        thread_compare=False, overrides=[f"data.cache_dir={data_cache}"], out=tmp_path,
+                        peak_sizes=(128,))
+    text = run_benchmark(opts)
+    shapes = pd.read_parquet(tmp_path / "shapes.parquet")
+    assert list(shapes["shape"]) == ["L1 d16 ctx64 b8 V384"]
+    row = shapes.iloc[0]
+    assert row["trainer_tokens_per_s"] > 0 and row["plain_tokens_per_s"] > 0
+    assert row["ratio_min"] <= row["trainer_over_plain"] <= row["ratio_max"]
+    assert 0 < row["eval_fraction_shape_runs"] < 1
+    assert (tmp_path / "bench.md").read_text() == text
+    assert "L1 d16 ctx64 b8 V384" in text and "GFLOP/s" in text
