@@ -8,6 +8,7 @@ from typing import Optional
 from configs.errors import ConfigError
 
 LR_RULES = ("kaplan", "fixed")
+BATCH_RULES = ("fixed", "kaplan_bcrit")
 DEVICES = ("auto", "cpu", "cuda")
 
 # Kaplan et al. 2020 sec. 2.2 / app. D.6 train with a linear warmup then a cosine decay to zero.
@@ -25,7 +26,10 @@ class TrainConfig:
     tokens: float = 2e6
     """D, the training-token budget (e.g. 2e6). Rounded to whole optimizer steps; the exact count is recorded."""
     batch_size: int = 32
-    """Sequences per optimizer step (tokens per step = batch_size * model.n_ctx)."""
+    """Sequences per optimizer step (tokens per step = batch_size * model.n_ctx) when batch_rule='fixed'."""
+    batch_rule: str = "fixed"
+    """'fixed': train.batch_size; 'kaplan_bcrit': Kaplan 2020's critical batch B_crit(L) (eq. 1.4) at the
+    loss eq. 1.1 predicts for the model's N, in sequences of model.n_ctx (harness/resolve.py)."""
     lr_rule: str = "kaplan"
     """'kaplan': LR(N) of Kaplan 2020 eq. D.1 from the model's N; 'fixed': train.lr."""
     lr: float = 1e-3
@@ -66,6 +70,8 @@ class TrainConfig:
         for name in positive:
             if getattr(self, name) <= 0:
                 raise ConfigError(f"train.{name}", getattr(self, name), "must be > 0")
+        if self.batch_rule not in BATCH_RULES:
+            raise ConfigError("train.batch_rule", self.batch_rule, f"must be one of {BATCH_RULES}")
         if self.lr_rule not in LR_RULES:
             raise ConfigError("train.lr_rule", self.lr_rule, f"must be one of {LR_RULES}")
         if self.device not in DEVICES:

@@ -71,7 +71,7 @@ def _check_data(runs: List[tuple]) -> None:
             prepared[key] = prepare_data(run.config.data)
         data, t = prepared[key], run.config.train
         try:
-            TrainWindows(data.train_tokens, run.gpt.n_ctx, t.batch_size, run.tokens, t.seed,
+            TrainWindows(data.train_tokens, run.gpt.n_ctx, run.batch_size, run.tokens, t.seed,
                          run.config.data.allow_repeat)
             test_windows(data, run.gpt.n_ctx, run.config.data.test_windows)
         except ConfigError as exc:

@@ -46,7 +46,7 @@ def run_metadata(run: ResolvedRun, data: PreparedData, outcome: TrainOutcome, pr
         "flops_per_token_fwd_kaplan": flops_per_token_fwd_kaplan(g),
         **{f"flops_per_token_{k}": f(g) for k, f in TRAIN_FLOPS_PER_TOKEN.items()},
         "tokens": run.tokens, "tokens_requested": run.tokens_requested, "steps": run.steps,
-        "batch_size": t.batch_size, "lr": run.peak_lr, "lr_rule": t.lr_rule, "warmup_steps": run.warmup_steps,
+        "batch_size": run.batch_size, "batch_rule": t.batch_rule, "lr": run.peak_lr, "lr_rule": t.lr_rule, "warmup_steps": run.warmup_steps,
         "seed": t.seed, "corpus": data.corpus, "corpus_fingerprint": data.fingerprint,
         "corpus_entropy_rate_nats": data.entropy_rate_nats, "corpus_skipped_files": data.skipped_files,
         "epochs": outcome.epochs,

@@ -24,6 +24,12 @@ from models.gpt import GPT
 # Kaplan et al. 2020 app. D.1, eq. D.1: LR(N) ~= 0.003239 - 0.0001395 log(N), N non-embedding, natural log.
 KAPLAN_LR_INTERCEPT = 0.003239
 KAPLAN_LR_SLOPE = 0.0001395
+# Kaplan et al. 2020 eq. 1.1 (L(N) = (N_c/N)^alpha_N, N_c in non-embedding parameters, L in nats) and
+# eq. 1.4 (B_crit(L) = B*/L^(1/alpha_B), B* in tokens).
+KAPLAN_N_C = 8.8e13
+KAPLAN_ALPHA_N = 0.076
+KAPLAN_B_STAR_TOKENS = 2e8
+KAPLAN_ALPHA_B = 0.21
 # Kaplan et al. 2020 sec. 2.1: training compute C ~= 6 N D (forward 2N, backward 4N per token).
 KAPLAN_FLOPS_PER_PARAM_TOKEN = 6
 
@@ -50,11 +56,13 @@ class ResolvedRun:
     warmup_steps: int
     grid: str
     compute_budget: float
+    batch_size: int
+    """Sequences per optimizer step, from train.batch_rule."""
 
     @property
     def tokens_per_step(self) -> int:
         """Training tokens consumed by one optimizer step."""
-        return self.config.train.batch_size * self.gpt.n_ctx
+        return self.batch_size * self.gpt.n_ctx
 
 
 def vocab_size_of(cfg: RunConfig) -> int:
@@ -84,6 +92,23 @@ def kaplan_lr(non_embedding_params: int) -> float:
     return KAPLAN_LR_INTERCEPT - KAPLAN_LR_SLOPE * math.log(non_embedding_params)
 
 
+def kaplan_critical_batch_tokens(non_embedding_params: int) -> float:
+    """Kaplan 2020 eq. 1.4's B_crit(L) at the loss eq. 1.1 predicts for N: B* (N/N_c)^(alpha_N/alpha_B) tokens.
+
+    The constants were fitted on WebText2 with a 50257-token vocabulary; on another corpus the loss,
+    and so B_crit, differ. At toy N it asks for large batches (about 3.3e4 tokens at N = 3e3, 2.7e5 at 1e6).
+    """
+    predicted_loss = (KAPLAN_N_C / non_embedding_params) ** KAPLAN_ALPHA_N
+    return KAPLAN_B_STAR_TOKENS / predicted_loss ** (1 / KAPLAN_ALPHA_B)
+
+
+def batch_size_of(cfg: RunConfig, gpt: GPTConfig, non_embedding_params: int) -> int:
+    """Sequences per step by train.batch_rule ('kaplan_bcrit': B_crit in tokens / n_ctx, at least 1)."""
+    if cfg.train.batch_rule == "fixed":
+        return cfg.train.batch_size
+    return max(1, int(round(kaplan_critical_batch_tokens(non_embedding_params) / gpt.n_ctx)))
+
+
 def run_id_of(cfg: RunConfig, grid: str, compute_budget: float) -> str:
     """Hash of every result-changing config value (see NON_RESULT_FIELDS)."""
     tree = dataclasses.asdict(cfg)
@@ -106,12 +131,14 @@ def resolve(cfg: RunConfig, grid: str = "single", compute_budget: float = math.n
     tokens_requested = float(cfg.train.tokens)
     if not math.isnan(compute_budget):
         tokens_requested = compute_budget / (KAPLAN_FLOPS_PER_PARAM_TOKEN * params.non_embedding)
-    per_step = cfg.train.batch_size * gpt.n_ctx
+    batch_size = batch_size_of(cfg, gpt, params.non_embedding)
+    per_step = batch_size * gpt.n_ctx
     steps = int(round(tokens_requested / per_step))
     if steps < 1:
         raise ConfigError(
             "train.tokens", tokens_requested,
-            f"must cover at least one batch (train.batch_size * model.n_ctx = {per_step} tokens)",
+            f"must cover at least one batch ({batch_size} sequences of model.n_ctx by train.batch_rule="
+            f"{cfg.train.batch_rule} = {per_step} tokens)",
         )
     lr = kaplan_lr(params.non_embedding) if cfg.train.lr_rule == "kaplan" else cfg.train.lr
     if lr <= 0:
@@ -120,4 +147,5 @@ def resolve(cfg: RunConfig, grid: str = "single", compute_budget: float = math.n
         run_id=run_id_of(cfg, grid, compute_budget), config=cfg, gpt=gpt, params=params,
         steps=steps, tokens=steps * per_step, tokens_requested=tokens_requested, peak_lr=lr,
         warmup_steps=int(round(cfg.train.warmup_frac * steps)), grid=grid, compute_budget=compute_budget,
+        batch_size=batch_size,
     )

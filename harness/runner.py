@@ -97,7 +97,7 @@ def _remove_leftovers_of_killed_writers(results_dir: Path, run_id: str) -> None:
 def check_data_fits(run: ResolvedRun, data: PreparedData) -> None:
     """ConfigError (model.n_ctx, train.tokens or data.test_windows) when the data cannot feed this run."""
     t = run.config.train
-    TrainWindows(data.train_tokens, run.gpt.n_ctx, t.batch_size, run.tokens, t.seed, run.config.data.allow_repeat)
+    TrainWindows(data.train_tokens, run.gpt.n_ctx, run.batch_size, run.tokens, t.seed, run.config.data.allow_repeat)
     test_windows(data, run.gpt.n_ctx, run.config.data.test_windows)
 
 

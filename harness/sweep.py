@@ -74,12 +74,16 @@ def compose_base(line: CommandLine) -> DictConfig:
     return cfg
 
 
-def plan_sweep(line: CommandLine) -> tuple[DictConfig, List[PlannedRun]]:
-    """Compose and validate every point; raises ConfigError before anything is written."""
+def plan_sweep(line: CommandLine) -> tuple[DictConfig, List[PlannedRun], int]:
+    """Compose and validate every point: (task config, plan, jobs the launcher runs side by side).
+
+    Raises ConfigError before anything is written.
+    """
     cfg = compose_base(line)
+    jobs = configured_jobs(cfg)
     with open_dict(cfg):
         cfg.pop("hydra")  # composed only to validate launcher choices; runs are built from the task config
-    return cfg, build_plan(cfg)
+    return cfg, build_plan(cfg), jobs
 
 
 def print_plan(plan: List[PlannedRun], flops_per_s: float) -> None:
@@ -95,15 +99,31 @@ def tidy_finished_runs(plan: List[PlannedRun]) -> None:
             tidy_finished(planned.run)
 
 
-def hydra_arguments(line: CommandLine, cfg: DictConfig, plan: List[PlannedRun], flops_per_s: float) -> List[str]:
-    """The argv for Hydra's multirun over the pending points of the written plan."""
-    pending = [i for i, p in enumerate(plan) if not p.done or cfg.sweep.force]
+def hydra_arguments(line: CommandLine, cfg: DictConfig, plan: List[PlannedRun], flops_per_s: float,
+                    jobs: int = 1) -> List[str]:
+    """The argv for Hydra's multirun over the pending points of the written plan, in launch order."""
+    pending = launch_order(plan, [i for i, p in enumerate(plan) if not p.done or cfg.sweep.force], jobs)
     plan_file = write_plan(cfg.sweep.results_dir, plan, flops_per_s)
     args = [*line.flags, "--multirun", *line.overrides, f"sweep.plan_file={plan_file}",
             f"sweep.point={','.join(map(str, pending))}"]
     if line.axes:  # the jobs take their points from the plan, so the grid travels as the preset name only
         args.append("sweep.preset=cli")
     return args
+
+
+def configured_jobs(cfg: DictConfig) -> int:
+    """Jobs the composed config's launcher runs side by side (1 for the basic and SLURM launchers)."""
+    n_jobs = OmegaConf.select(cfg, "hydra.launcher.n_jobs", default=1)
+    return n_jobs if isinstance(n_jobs, int) and n_jobs > 0 else 1
+
+
+def launch_order(plan: List[PlannedRun], pending: List[int], n_jobs: int) -> List[int]:
+    """Plan order when one job runs at a time (small models first: early results). With jobs side by
+    side, longest first by exact FLOPs (LPT scheduling, Graham 1969), so the sweep does not end with
+    its largest model training alone while the other workers idle."""
+    if n_jobs <= 1:
+        return pending
+    return sorted(pending, key=lambda i: -plan[i].train_flops)
 
 
 def parallel_jobs() -> int:

@@ -33,7 +33,7 @@ def main() -> int:
     logging.basicConfig(level=logging.INFO, format="[%(asctime)s] %(message)s", datefmt="%H:%M:%S")
     line = split_command_line(sys.argv[1:])
     try:
-        cfg, plan = plan_sweep(line)
+        cfg, plan, jobs = plan_sweep(line)
     except ConfigError as exc:
         log.error("%s", exc)
         return 2
@@ -43,7 +43,7 @@ def main() -> int:
         return 0
     tidy_finished_runs(plan)
     if any(not p.done for p in plan) or cfg.sweep.force:
-        sys.argv = [sys.argv[0], *hydra_arguments(line, cfg, plan, flops_per_s)]
+        sys.argv = [sys.argv[0], *hydra_arguments(line, cfg, plan, flops_per_s, jobs)]
         job()
     results = Path(cfg.sweep.results_dir)
     log.info("sweep done: %d runs in %s", len(plan), results / "runs")

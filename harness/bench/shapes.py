@@ -31,13 +31,13 @@ class BenchShape:
     def label(self) -> str:
         """'L4 d128 ctx128 b16 V1024' for tables."""
         g = self.run.gpt
-        return f"L{g.n_layer} d{g.d_model} ctx{g.n_ctx} b{self.run.config.train.batch_size} V{g.vocab_size}"
+        return f"L{g.n_layer} d{g.d_model} ctx{g.n_ctx} b{self.run.batch_size} V{g.vocab_size}"
 
 
 def shape_key(run: ResolvedRun) -> tuple:
     """(n_layer, d_model, n_head, d_ff, n_ctx, vocab, batch): runs with equal keys step equally fast."""
     g = run.gpt
-    return (g.n_layer, g.d_model, g.n_head, g.d_ff, g.n_ctx, g.vocab_size, run.config.train.batch_size)
+    return (g.n_layer, g.d_model, g.n_head, g.d_ff, g.n_ctx, g.vocab_size, run.batch_size)
 
 
 def preset_plan(preset: str, overrides: Sequence[str] = ()) -> List[PlannedRun]:

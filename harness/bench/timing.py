@@ -60,11 +60,11 @@ def interleaved_seconds(steppers: Dict[str, Callable], n_steps: int, rounds: int
 
 def eval_seconds(trainer: Trainer, windows: torch.Tensor) -> float:
     """Mean wall seconds of one test-loss evaluation of `windows` with the trainer's own function."""
-    test_loss(trainer.model, windows, trainer.device)  # warm-up
+    test_loss(trainer.model, windows, trainer.device, trainer.run.batch_size)  # warm-up
     sync(trainer.device)
     start = time.perf_counter()
     for _ in range(EVAL_REPEATS):
-        test_loss(trainer.model, windows, trainer.device)
+        test_loss(trainer.model, windows, trainer.device, trainer.run.batch_size)
     sync(trainer.device)
     return (time.perf_counter() - start) / EVAL_REPEATS
 
@@ -85,7 +85,7 @@ def measure_shape(shape: BenchShape, data: PreparedData, device: torch.device, n
     """
     run = shape.run
     trainer = Trainer(run, data, device, workdir / "bench-checkpoint.pt")
-    plain = PlainLoop(run.gpt, run.config.train.batch_size, run.peak_lr, data.train_tokens, device)
+    plain = PlainLoop(run.gpt, run.batch_size, run.peak_lr, data.train_tokens, device)
     seconds = interleaved_seconds({"trainer": trainer_stepper(trainer), "plain": plain.step},
                                   n_steps, rounds, warmup, device)
     tokens = n_steps * run.tokens_per_step
@@ -93,7 +93,7 @@ def measure_shape(shape: BenchShape, data: PreparedData, device: torch.device, n
     ratios = [p / t for t, p in zip(seconds["trainer"], seconds["plain"])]
     flops = TRAIN_FLOPS_PER_TOKEN["exact"](run.gpt)
     row = {"preset": shape.preset, "shape": shape.label, "n_layer": run.gpt.n_layer, "d_model": run.gpt.d_model,
-           "n_ctx": run.gpt.n_ctx, "vocab_size": run.gpt.vocab_size, "batch_size": run.config.train.batch_size,
+           "n_ctx": run.gpt.n_ctx, "vocab_size": run.gpt.vocab_size, "batch_size": run.batch_size,
            "params_non_embedding": run.params.non_embedding, "flops_per_token_exact": flops,
            "steps_timed": n_steps * rounds, "trainer_tokens_per_s": tps["trainer"], "plain_tokens_per_s": tps["plain"],
            "trainer_flops_per_s": tps["trainer"] * flops, "trainer_mfu": tps["trainer"] * flops / peak,

@@ -35,6 +35,9 @@ def stdlib_paths(root: Path) -> list[str]:
     return sorted(paths)
 
 
+_WARNED: set[tuple[str, tuple[str, ...]]] = set()  # (root, skipped files) already named in a warning
+
+
 def read_utf8_documents(root: Path, relative_paths: list[str]) -> tuple[list[Document], int]:
     """Read files as strict UTF-8; files that are not valid UTF-8 are skipped and counted.
 
@@ -50,7 +53,8 @@ def read_utf8_documents(root: Path, relative_paths: list[str]) -> tuple[list[Doc
             skipped.append(relative)
             continue
         documents.append(Document(relative, text))
-    if skipped:
+    if skipped and (str(root), tuple(skipped)) not in _WARNED:  # once per process, not once per run
+        _WARNED.add((str(root), tuple(skipped)))
         log.warning("skipped %d of %d files under %s that are not valid UTF-8: %s",
                     len(skipped), len(relative_paths), root, ", ".join(skipped))
     return documents, len(skipped)

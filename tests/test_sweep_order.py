@@ -1,0 +1,37 @@
+"""Launch order: plan order for one job at a time, longest first (LPT) for jobs side by side."""
+from types import SimpleNamespace
+
+from omegaconf import OmegaConf
+
+from harness.sweep import configured_jobs, launch_order
+
+PLAN = [SimpleNamespace(train_flops=f) for f in (1e9, 5e12, 3e10, 7e12, 2e11)]
+
+
+def test_one_job_keeps_the_plan_order():
+    assert launch_order(PLAN, [0, 1, 2, 4], n_jobs=1) == [0, 1, 2, 4]
+
+
+def test_parallel_jobs_start_the_largest_runs_first():
+    assert launch_order(PLAN, [0, 1, 2, 3, 4], n_jobs=2) == [3, 1, 4, 2, 0]
+    assert launch_order(PLAN, [0, 2, 4], n_jobs=2) == [4, 2, 0]  # only pending points
+
+
+def test_jobs_are_read_from_the_launcher_config():
+    assert configured_jobs(OmegaConf.create({"hydra": {"launcher": {"n_jobs": 2}}})) == 2
+    assert configured_jobs(OmegaConf.create({"hydra": {"launcher": {"partition": "gpu"}}})) == 1
+    assert configured_jobs(OmegaConf.create({})) == 1
+
+
+def test_plan_sweep_reads_the_jobs_of_the_chosen_launcher(data_overrides, tmp_path):
+    import configs.run
+    from harness.sweep import plan_sweep, split_command_line
+
+    configs.run.register()
+    common = [*data_overrides, f"sweep.results_dir={tmp_path}", "sweep=smoke"]
+    assert plan_sweep(split_command_line(common))[2] == 1
+    _, plan, jobs = plan_sweep(split_command_line([*common, "hydra/launcher=local_parallel"]))
+    assert jobs == 2
+    order = launch_order(plan, list(range(len(plan))), jobs)
+    flops = [plan[i].train_flops for i in order]
+    assert flops == sorted(flops, reverse=True) and order != list(range(len(plan)))
