@@ -55,9 +55,10 @@ class TrainConfig:
     eval_points: int = 24
     """Test-loss evaluations at log-spaced token counts (>= 20; the final point always included)."""
     curve_test_windows: int = 64
-    """Held-out windows used at the intermediate evaluations: a fixed, evenly spaced subset of the
-    data.test_windows set (the whole set when that is smaller). The final evaluation uses the whole set. Keeps evaluation under ~10% of a
-    run's time while the final loss, which the L(N) and L(D) fits read, keeps the full set's precision."""
+    """Held-out windows of every learning-curve evaluation: a fixed, evenly spaced subset of the
+    data.test_windows set (all of it when that is smaller), the same at every point and for every run,
+    so curves are continuous and comparable. After the last step the whole set is evaluated as well
+    (final_test_loss). Keeps evaluation under 10% of a run's time (README "Speed")."""
     train_log_points: int = 100
     """Rows of train loss recorded along the run (evenly spaced in steps)."""
     checkpoint_interval_s: float = 60.0

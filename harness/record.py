@@ -25,10 +25,9 @@ def curve_frame(run_id: str, outcome: TrainOutcome) -> pd.DataFrame:
 
 
 def _losses(outcome: TrainOutcome) -> tuple[float, float]:
+    """(final loss on the whole test set, lowest loss along the curve, on the curve's fixed subset)."""
     tests = [r["test_loss"] for r in outcome.rows if math.isfinite(r["test_loss"])]
-    if not tests:
-        return math.nan, math.nan
-    return tests[-1], min(tests)
+    return outcome.final_test_loss, (min(tests) if tests else math.nan)
 
 
 def run_metadata(run: ResolvedRun, data: PreparedData, outcome: TrainOutcome, preset: str) -> dict:

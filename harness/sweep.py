@@ -10,6 +10,7 @@ whichever launcher is configured (basic, joblib, submitit, ray) runs each pendin
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass, field
 from typing import List
 
@@ -111,10 +112,20 @@ def hydra_arguments(line: CommandLine, cfg: DictConfig, plan: List[PlannedRun], 
     return args
 
 
+def jobs_side_by_side(launcher) -> int:
+    """Jobs a launcher config runs at once on one machine: joblib's n_jobs, or cores / Ray's num_cpus per job."""
+    n_jobs = OmegaConf.select(launcher, "n_jobs", default=None) if launcher is not None else None
+    if isinstance(n_jobs, int) and n_jobs > 0:
+        return n_jobs
+    ray_cpus = OmegaConf.select(launcher, "ray.remote.num_cpus", default=None) if launcher is not None else None
+    if isinstance(ray_cpus, (int, float)) and ray_cpus > 0:
+        return max(1, int((os.cpu_count() or 1) // ray_cpus))
+    return 1
+
+
 def configured_jobs(cfg: DictConfig) -> int:
     """Jobs the composed config's launcher runs side by side (1 for the basic and SLURM launchers)."""
-    n_jobs = OmegaConf.select(cfg, "hydra.launcher.n_jobs", default=1)
-    return n_jobs if isinstance(n_jobs, int) and n_jobs > 0 else 1
+    return jobs_side_by_side(OmegaConf.select(cfg, "hydra.launcher", default=None))
 
 
 def launch_order(plan: List[PlannedRun], pending: List[int], n_jobs: int) -> List[int]:
@@ -128,9 +139,7 @@ def launch_order(plan: List[PlannedRun], pending: List[int], n_jobs: int) -> Lis
 
 def parallel_jobs() -> int:
     """How many jobs the configured launcher runs side by side on this machine (for thread counts)."""
-    launcher = HydraConfig.get().launcher
-    n_jobs = launcher.get("n_jobs", 1) if "n_jobs" in launcher else 1
-    return n_jobs if n_jobs and n_jobs > 0 else 1
+    return jobs_side_by_side(HydraConfig.get().launcher)
 
 
 def run_job(cfg: DictConfig) -> RunResult:

@@ -36,7 +36,9 @@ class CurveState:
     loss_count: int = 0
     status: str = "running"
     diverged_step: int = -1
-    test_loss_sem: float = math.nan
+    final_test_loss: float = math.nan
+    """Loss on the whole held-out set after the last step (the curve uses a fixed subset throughout)."""
+    final_test_loss_sem: float = math.nan
 
 
 @dataclass
@@ -49,6 +51,7 @@ class TrainOutcome:
     wall_time_s: float
     epochs: float
     device: str
+    final_test_loss: float
     final_test_loss_sem: float
 
 
@@ -134,9 +137,11 @@ class Trainer:
         tokens = step * self.run.tokens_per_step
         row = {"step": step, "tokens": tokens, "train_loss": s.loss_sum / max(1, s.loss_count), "lr": lr,
                "test_loss": math.nan}
-        if step in self.eval_steps:
-            windows = self.test if step == self.run.steps else self.test_curve
-            row["test_loss"], s.test_loss_sem = test_loss(self.model, windows, self.device, self.run.batch_size)
+        if step in self.eval_steps:  # the same windows at every point, so curves are continuous
+            row["test_loss"], _ = test_loss(self.model, self.test_curve, self.device, self.run.batch_size)
+        if step == self.run.steps:
+            s.final_test_loss, s.final_test_loss_sem = test_loss(self.model, self.test, self.device,
+                                                                 self.run.batch_size)
         row.update({f"compute_{k}": float(f * tokens) for k, f in self.flops_per_token.items()})
         s.loss_sum, s.loss_count = 0.0, 0
         return row
@@ -187,4 +192,4 @@ class Trainer:
             s.status = "completed"
         return TrainOutcome(rows=s.rows, status=s.status, diverged_step=s.diverged_step,
                             wall_time_s=s.elapsed_s, epochs=self.sampler.epochs, device=str(self.device),
-                            final_test_loss_sem=s.test_loss_sem)
+                            final_test_loss=s.final_test_loss, final_test_loss_sem=s.final_test_loss_sem)

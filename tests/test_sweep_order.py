@@ -35,3 +35,9 @@ def test_plan_sweep_reads_the_jobs_of_the_chosen_launcher(data_overrides, tmp_pa
     order = launch_order(plan, list(range(len(plan))), jobs)
     flops = [plan[i].train_flops for i in order]
     assert flops == sorted(flops, reverse=True) and order != list(range(len(plan)))
+
+
+def test_ray_jobs_are_cores_over_cpus_per_job(monkeypatch):
+    monkeypatch.setattr("os.cpu_count", lambda: 8)
+    ray = {"hydra": {"launcher": {"ray": {"remote": {"num_cpus": 2}}}}}
+    assert configured_jobs(OmegaConf.create(ray)) == 4

@@ -70,9 +70,9 @@ def eval_seconds(trainer: Trainer, windows: torch.Tensor) -> float:
 
 
 def eval_fraction(run, step_s: float, curve_eval_s: float, final_eval_s: float) -> tuple[float, float]:
-    """(eval seconds, eval share of the run's time): eval_points-1 curve evaluations, one full final one."""
+    """(eval seconds, eval share of the run's time): eval_points curve evaluations and a final full one."""
     n_evals = len(log_spaced_steps(run.steps, run.config.train.eval_points))
-    evals = (n_evals - 1) * curve_eval_s + final_eval_s
+    evals = n_evals * curve_eval_s + final_eval_s
     return evals, evals / (evals + run.steps * step_s)
 
 
