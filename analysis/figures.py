@@ -43,7 +43,7 @@ FIGURES = (
     ("architecture_shape", _shape, "Loss relative to the best shape at fixed N vs aspect ratio (and heads, "
                                    "feed-forward ratio where varied); Kaplan 2020 Fig. 5"),
     ("architecture_embeddings", _embeddings, "Test loss vs parameters with and without embeddings, "
-                                             "coloured by depth; Kaplan 2020 Fig. 6"),
+                                             "coloured by depth, each shape at its largest D; Kaplan 2020 Fig. 6"),
 )
 
 

@@ -33,9 +33,22 @@ def plot_shape_dependence(table: pd.DataFrame, out_dir: Path) -> Path:
     return save_figure(fig, out_dir, "architecture_shape")
 
 
+SHAPE_COLUMNS = ["n_layer", "d_model", "n_head", "d_ff"]
+
+
+def largest_d_per_shape(runs: pd.DataFrame) -> pd.DataFrame:
+    """The runs of each model shape at that shape's largest token count (seed replicates kept)."""
+    shape = [c for c in SHAPE_COLUMNS if c in runs]
+    return runs[runs["tokens"] == runs.groupby(shape)["tokens"].transform("max")]
+
+
 def plot_embedding_counting(runs: pd.DataFrame, out_dir: Path, loss_col: str = "final_test_loss") -> Path:
-    """Test loss against N counted with and without embedding parameters, coloured by depth."""
-    usable = runs[runs["status"] == "completed"]
+    """Test loss against N counted with and without embedding parameters, coloured by depth.
+
+    Each shape at its largest D only (Kaplan 2020 Fig. 6 compares models trained to the same point):
+    a D grid's shorter runs of one shape would otherwise stack up as a column at one N.
+    """
+    usable = largest_d_per_shape(runs[runs["status"] == "completed"])
     fig, axes = new_figure(2)
     layers = sorted(usable["n_layer"].unique())
     colours = plt.cm.viridis([i / max(len(layers) - 1, 1) for i in range(len(layers))])

@@ -54,7 +54,7 @@ class TrainConfig:
     """torch CPU threads; 0 = cores divided by the number of jobs running side by side."""
     eval_points: int = 24
     """Test-loss evaluations at log-spaced token counts (>= 20; the final point always included)."""
-    curve_test_windows: int = 64
+    curve_test_windows: int = 48
     """Held-out windows of every learning-curve evaluation: a fixed, evenly spaced subset of the
     data.test_windows set (all of it when that is smaller), the same at every point and for every run,
     so curves are continuous and comparable. After the last step the whole set is evaluated as well

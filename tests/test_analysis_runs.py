@@ -56,3 +56,14 @@ def test_model_comparison_prefers_chinchilla_on_chinchilla_data():
     table = compare_joint_models(split_by_status(RUNS)[0], max_starts=5)
     kfold = table[table["scheme"].str.contains("fold")].set_index("model")
     assert kfold.loc["Chinchilla", "rmse_log"] < kfold.loc["Kaplan L(N,D)", "rmse_log"]
+
+
+def test_embedding_figure_takes_each_shape_at_its_largest_d_only():
+    import pandas as pd
+
+    from analysis.plots_architecture import largest_d_per_shape
+
+    runs = pd.DataFrame({"n_layer": [4, 4, 4, 2, 2], "d_model": [96, 96, 96, 64, 64], "n_head": 4, "d_ff": 256,
+                         "tokens": [1e5, 1e6, 2e6, 1e6, 1e6], "seed": [0, 0, 0, 0, 1]})
+    kept = largest_d_per_shape(runs)
+    assert kept["tokens"].tolist() == [2e6, 1e6, 1e6] and kept["seed"].tolist() == [0, 0, 1]
