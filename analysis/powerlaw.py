@@ -49,6 +49,9 @@ def _fit_floor(lx: np.ndarray, ly: np.ndarray, w: np.ndarray) -> tuple[np.ndarra
     return best.x, bool(best.success), diagnostics
 
 
+MAX_LOG_FLOAT = math.log(np.finfo(float).max)  # ~709.78: the largest x with exp(x) finite
+
+
 def fit_power_law(x, loss, weights=None, *, symbol: str = "X", irreducible: bool = False,
                   name: str | None = None) -> FitResult:
     """Fit L = (X_c/X)^α_X (+ L∞) by weighted least squares on log L (Kaplan 2020 eqs. 1.1–1.2)."""
@@ -69,7 +72,11 @@ def fit_power_law(x, loss, weights=None, *, symbol: str = "X", irreducible: bool
     if alpha <= 0:
         return FitResult.failed(name, f"{name}: loss does not fall with {symbol} (exponent {alpha:.3g})",
                                 keys, len(x))
-    params = {keys[0]: float(alpha), keys[1]: float(math.exp(center + k / alpha))}
+    log_scale = center + k / alpha
+    if log_scale > MAX_LOG_FLOAT:
+        return FitResult.failed(name, f"{name}: exponent {alpha:.3g} is so small that {symbol}_c = e^{log_scale:.3g} "
+                                      "overflows: the loss barely changes with " + symbol, keys, len(x))
+    params = {keys[0]: float(alpha), keys[1]: float(math.exp(log_scale))}
     if irreducible:
         params["L_inf"] = float(math.exp(e))
 

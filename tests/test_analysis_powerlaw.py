@@ -77,3 +77,12 @@ def test_seed_replicates_are_averaged_and_weighted():
     runs["d_model"] = np.repeat(np.arange(5), 3)
     fit = fit_loss_vs_params(runs, n_boot=0)
     assert fit.n_points == 5 and abs(fit.params["alpha_N"] / 0.1 - 1) < 0.05
+
+
+def test_nearly_flat_loss_gives_a_message_not_an_overflow():
+    from analysis.powerlaw import fit_power_law
+
+    x = np.array([1e4, 1e5, 1e6, 1e7])
+    loss = 2.0 * x ** -1e-4  # alpha 1e-4: X_c = 2^(1/alpha) = e^6931, beyond float range
+    result = fit_power_law(x, loss, symbol="N")
+    assert not result.ok and "overflows" in result.message
