@@ -1,7 +1,9 @@
 """Which process is training a run: a claim file created exclusively, kept alive by a heartbeat.
 
 A claim whose heartbeat is older than `stale_after_s` belongs to a process that died (SIGKILL,
-node failure) and may be taken over, so a killed worker cannot hold a run forever.
+node failure) and may be taken over, so a killed worker cannot hold a run forever. A claim written
+on this host by a process that no longer exists is taken over at once, so re-running a sweep right
+after a kill resumes its runs instead of waiting out the heartbeat.
 """
 
 from __future__ import annotations
@@ -43,9 +45,31 @@ def try_claim(path: Path, stale_after_s: float) -> bool:
 
 def _is_stale(path: Path, stale_after_s: float) -> bool:
     try:
-        return time.time() - path.stat().st_mtime > stale_after_s
+        return time.time() - path.stat().st_mtime > stale_after_s or _owner_is_dead_on_this_host(path)
     except FileNotFoundError:
         return True
+
+
+def _owner_is_dead_on_this_host(path: Path) -> bool:
+    """True only when the claim names this host and a pid that no longer exists here.
+
+    Anything less certain (another host, an unreadable or half-written claim, a pid that exists,
+    perhaps reused) is left to the heartbeat rule.
+    """
+    try:
+        owner = json.loads(path.read_text())
+        pid, host = int(owner["pid"]), str(owner["host"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    if host != socket.gethostname() or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # exists, owned by another user
+        return False
+    return False
 
 
 def _remove_stale(path: Path) -> None:

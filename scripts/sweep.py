@@ -16,6 +16,7 @@ from omegaconf import DictConfig
 
 from configs.errors import ConfigError
 from configs.run import register
+from harness import store
 from harness.plan import measure_matmul_flops
 from harness.sweep import (hydra_arguments, plan_sweep, print_plan, run_job, split_command_line,
                            tidy_finished_runs)
@@ -46,7 +47,11 @@ def main() -> int:
         sys.argv = [sys.argv[0], *hydra_arguments(line, cfg, plan, flops_per_s, jobs)]
         job()
     results = Path(cfg.sweep.results_dir)
-    log.info("sweep done: %d runs in %s", len(plan), results / "runs")
+    missing = [p for p in plan if not store.run_path(results, p.run.run_id).exists()]
+    log.info("sweep done: %d of %d runs have results in %s", len(plan) - len(missing), len(plan), results / "runs")
+    if missing:  # left to another live process (its claim), or failed: re-running picks them up
+        log.warning("%d runs have no result yet (claimed by another process, or failed; see the log above); "
+                    "re-run the same command to train them", len(missing))
     analyze = Path(__file__).with_name("analyze.py")
     if cfg.sweep.analyze and analyze.exists():
         return subprocess.call([sys.executable, str(analyze), str(results)])

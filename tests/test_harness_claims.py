@@ -59,3 +59,37 @@ def test_run_claimed_by_another_process_is_left_alone(run_config, tmp_path):
     result = execute(run)
     assert (result.run_id, result.action, result.path) == (run.run_id, "busy", None)
     assert not store.run_path(tmp_path, run.run_id).exists()
+
+
+def _dead_pid() -> int:
+    """The pid of a child that has exited and been reaped."""
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_fresh_claim_of_a_dead_process_on_this_host_is_taken_over_at_once(tmp_path):
+    import socket
+
+    path = claims.claim_path(tmp_path, "abc")
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({"pid": _dead_pid(), "host": socket.gethostname(), "started": time.time()}))
+    assert claims.try_claim(path, STALE_AFTER_S)  # heartbeat is fresh, but its owner is gone
+    assert json.loads(path.read_text())["pid"] == os.getpid()
+
+
+def test_fresh_claim_of_a_process_on_another_host_waits_for_the_heartbeat(tmp_path):
+    path = claims.claim_path(tmp_path, "abc")
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({"pid": _dead_pid(), "host": "another-node", "started": time.time()}))
+    assert not claims.try_claim(path, STALE_AFTER_S)
+
+
+def test_half_written_claim_waits_for_the_heartbeat(tmp_path):
+    path = claims.claim_path(tmp_path, "abc")
+    path.parent.mkdir(parents=True)
+    path.write_text("")
+    assert not claims.try_claim(path, STALE_AFTER_S)
