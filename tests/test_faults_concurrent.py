@@ -98,3 +98,26 @@ def test_run_finished_by_another_process_while_this_one_prepared_data_is_not_ret
     result = runner.execute(run)
     assert (result.action, result.path) == ("skipped", store.run_path(tmp_path / "shared", run.run_id))
     assert list((tmp_path / "shared" / "claims").iterdir()) == []
+
+
+def test_sweep_leaves_a_run_claimed_by_a_live_process_and_says_so(tmp_path, data_overrides, run_config):
+    """A run held by a live process (this test's own pid) is not trained; the last lines count it."""
+    import json
+    import os
+    import socket
+
+    from harness import claims
+
+    held = resolve(run_config(tmp_path, "model.d_model=16", "model.n_layer=1", "train.tokens=16384"))
+    claim = claims.claim_path(tmp_path, held.run_id)
+    claim.parent.mkdir(parents=True)
+    claim.write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "started": time.time()}))
+    done = subprocess.run([sys.executable, str(SCRIPT), *data_overrides, "sweep=smoke", "model.d_model=16",
+                           "model.n_layer=1,2", "train.tokens=16384", "train.batch_size=8", "model.n_ctx=64",
+                           "train.threads=1", "sweep.analyze=false", f"sweep.results_dir={tmp_path}"],
+                          cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          timeout=TIMEOUT_S)
+    assert done.returncode == 0, done.stdout[-2000:]
+    assert not store.run_path(tmp_path, held.run_id).exists()
+    assert "sweep done: 1 of 2 runs have results" in done.stdout
+    assert "1 runs have no result yet" in done.stdout
