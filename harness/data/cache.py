@@ -1,19 +1,21 @@
 """The on-disk cache of tokenizers and token ids, safe for concurrent sweep workers.
 
-Every file is written to a temporary file in its final directory and moved into place with
-os.replace (atomic on POSIX), so a reader sees either no file or a complete one. A per-entry lock
+Every file is written with harness.store.atomic_write_bytes (a temporary file in its final
+directory, fsynced and moved into place with os.replace), so a reader sees either no file or a
+complete one. A per-entry lock
 file (fcntl.flock) makes concurrent workers wait for the first one instead of building the same
 entry again; the lock only saves work, the atomic replace alone already prevents corruption.
 """
 
 import fcntl
 import os
-import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 
 import numpy as np
+
+from harness.store import atomic_write_bytes
 
 # Token ids are stored in this dtype; configs.data.MAX_VOCAB_SIZE keeps every id inside it.
 TOKEN_DTYPE = np.uint16
@@ -36,28 +38,13 @@ def entry_lock(directory: Path, name: str) -> Iterator[None]:
             fcntl.flock(lock_file, fcntl.LOCK_UN)
 
 
-def write_atomically(path: Path, write: Callable[[str], None]) -> None:
-    """Call write(temporary path) next to `path`, then move the finished file onto `path`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(handle)
-    try:
-        write(temporary)
-        with open(temporary, "rb") as written:
-            os.fsync(written.fileno())
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-
-
 def save_tokens(path: Path, tokens: np.ndarray) -> None:
     """Store token ids atomically as a .npy of TOKEN_DTYPE."""
     def write(temporary: str) -> None:
         with open(temporary, "wb") as out:
             np.save(out, np.asarray(tokens, dtype=TOKEN_DTYPE))
 
-    write_atomically(path, write)
+    atomic_write_bytes(path, write)
 
 
 def load_tokens(path: Path) -> np.ndarray:

@@ -15,12 +15,13 @@ import numpy as np
 
 from configs.data import DataConfig
 from harness.data.bpe import encode_documents, load_bpe, train_bpe
-from harness.data.cache import cache_entry, entry_lock, load_tokens, save_tokens, write_atomically
+from harness.data.cache import cache_entry, entry_lock, load_tokens, save_tokens
 from harness.data.documents import Document, SplitCorpus
 from harness.data.hf_corpus import load_hf
 from harness.data.markov import build_chain, entropy_rate_nats, markov_fingerprint, sample_streams
 from harness.data.stdlib_corpus import load_stdlib
 from harness.data.text_files import load_text_files
+from harness.store import atomic_write_bytes
 
 
 @dataclass(frozen=True, eq=False)
@@ -75,7 +76,7 @@ def cached_tokenizer(path: Path, train: list[Document], vocab_size: int) -> Path
     """Path of the tokenizer trained on the train documents, training it if it is not cached."""
     if not path.exists():
         tokenizer = train_bpe(texts(train), vocab_size)
-        write_atomically(path, tokenizer.save)
+        atomic_write_bytes(path, tokenizer.save)
     return path
 
 
