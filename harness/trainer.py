@@ -75,8 +75,8 @@ def evenly_spaced_subset(windows: torch.Tensor, n: int) -> torch.Tensor:
 
 
 @torch.no_grad()
-def test_loss(model: GPT, windows: torch.Tensor, device: torch.device, batch: int) -> tuple[float, float]:
-    """Mean next-token loss (nats) over the fixed held-out windows, and its standard error across windows.
+def per_window_test_losses(model: GPT, windows: torch.Tensor, device: torch.device, batch: int) -> torch.Tensor:
+    """Mean next-token loss (nats) of each held-out window, on the CPU.
 
     Evaluated `batch` windows at a time (the training batch: memory bounded by what training needs).
     Chunks of 16 windows cost 0.33-0.56 of a training step per token on the toy shapes, chunks of 64
@@ -91,7 +91,12 @@ def test_loss(model: GPT, windows: torch.Tensor, device: torch.device, batch: in
         per_token = F.cross_entropy(logits.float().transpose(1, 2), chunk[:, 1:], reduction="none")
         per_window.append(per_token.mean(dim=1))
     model.train()
-    losses = torch.cat(per_window)
+    return torch.cat(per_window).cpu()
+
+
+def test_loss(model: GPT, windows: torch.Tensor, device: torch.device, batch: int) -> tuple[float, float]:
+    """Mean next-token loss (nats) over the fixed held-out windows, and its standard error across windows."""
+    losses = per_window_test_losses(model, windows, device, batch)
     return float(losses.mean()), float(losses.std() / math.sqrt(len(losses)))
 
 

@@ -45,6 +45,12 @@ def data_overrides(data_cache) -> list[str]:
 
 
 @pytest.fixture(scope="session")
+def tiny_run_overrides(data_overrides) -> list[str]:
+    """Command-line overrides of TINY_RUN on the smoke data (later overrides of the same key win)."""
+    return [*data_overrides, *TINY_RUN]
+
+
+@pytest.fixture(scope="session")
 def compose_config(data_overrides):
     """compose(overrides, config_name='run') -> the DictConfig Hydra builds for scripts/train.py."""
     configs.run.register()

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Sequence
 
 import torch
-import torch.nn.functional as F
 from hydra import compose, initialize_config_dir
 
 import configs.run
@@ -17,19 +16,7 @@ from configs.run import to_run_config
 from harness.data import prepare_data
 from harness.device import pick_device
 from harness.resolve import resolve
-from harness.trainer import Trainer
-
-
-@torch.no_grad()
-def per_window_losses(model: torch.nn.Module, windows: torch.Tensor, device: torch.device, batch: int) -> torch.Tensor:
-    """Mean next-token loss of each held-out window (the quantity test_loss averages)."""
-    model.eval()
-    out = []
-    for chunk in windows.split(batch):
-        chunk = chunk.to(device)
-        logits, _ = model(chunk[:, :-1])
-        out.append(F.cross_entropy(logits.float().transpose(1, 2), chunk[:, 1:], reduction="none").mean(dim=1))
-    return torch.cat(out).cpu()
+from harness.trainer import Trainer, per_window_test_losses
 
 
 def _trained_losses(overrides: Sequence[str]) -> tuple[str, torch.Tensor]:
@@ -39,7 +26,7 @@ def _trained_losses(overrides: Sequence[str]) -> tuple[str, torch.Tensor]:
     trainer = Trainer(run, prepare_data(cfg.data), device, Path(tempfile.mkdtemp()) / "noise.pt")
     trainer.train()
     label = f"{run.gpt.n_layer}x{run.gpt.d_model}"
-    return label, per_window_losses(trainer.model, trainer.test, device, run.batch_size)
+    return label, per_window_test_losses(trainer.model, trainer.test, device, run.batch_size)
 
 
 def sem(x: torch.Tensor) -> float:
