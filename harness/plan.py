@@ -21,7 +21,7 @@ from configs.errors import ConfigError
 from configs.grid import GridPoint, expand_sweep
 from configs.run import RunConfig, to_run_config
 from harness import store
-from harness.data import TrainWindows, prepare_data, test_windows
+from harness.data import PreparedData, TrainWindows, prepare_data, test_windows
 from harness.progress import format_duration
 from harness.resolve import ResolvedRun, resolve
 from models.flops import TRAIN_FLOPS_PER_TOKEN
@@ -69,13 +69,17 @@ def _check_data(runs: List[tuple]) -> None:
         key = json.dumps(run.config.data.__dict__, default=str, sort_keys=True)
         if key not in prepared:
             prepared[key] = prepare_data(run.config.data)
-        data, t = prepared[key], run.config.train
         try:
-            TrainWindows(data.train_tokens, run.gpt.n_ctx, run.batch_size, run.tokens, t.seed,
-                         run.config.data.allow_repeat)
-            test_windows(data, run.gpt.n_ctx, run.config.data.test_windows)
+            check_data_fits(run, prepared[key])
         except ConfigError as exc:
             raise _with_point_context(exc, point) from exc
+
+
+def check_data_fits(run: ResolvedRun, data: PreparedData) -> None:
+    """ConfigError (model.n_ctx, train.tokens or data.test_windows) when the data cannot feed this run."""
+    TrainWindows(data.train_tokens, run.gpt.n_ctx, run.batch_size, run.tokens, run.config.train.seed,
+                 run.config.data.allow_repeat)
+    test_windows(data, run.gpt.n_ctx, run.config.data.test_windows)
 
 
 def build_plan(base: DictConfig, check_data: bool = True) -> List[PlannedRun]:

@@ -12,8 +12,9 @@ import torch
 from configs.run import RunConfig
 from harness import claims, store
 from harness.checkpoint import checkpoint_path
-from harness.data import PreparedData, TrainWindows, prepare_data, test_windows
+from harness.data import PreparedData, prepare_data
 from harness.device import pick_device, threads_for
+from harness.plan import check_data_fits
 from harness.progress import RunProgress
 from harness.record import curve_frame, run_metadata
 from harness.resolve import ResolvedRun, resolve
@@ -92,13 +93,6 @@ def _remove_leftovers_of_killed_writers(results_dir: Path, run_id: str) -> None:
     for target in (checkpoint_path(results_dir, run_id), store.run_path(results_dir, run_id)):
         for tmp in store.remove_temp_files(target):
             log.info("run %s: removed %s left by an interrupted write", run_id[:8], tmp)
-
-
-def check_data_fits(run: ResolvedRun, data: PreparedData) -> None:
-    """ConfigError (model.n_ctx, train.tokens or data.test_windows) when the data cannot feed this run."""
-    t = run.config.train
-    TrainWindows(data.train_tokens, run.gpt.n_ctx, run.batch_size, run.tokens, t.seed, run.config.data.allow_repeat)
-    test_windows(data, run.gpt.n_ctx, run.config.data.test_windows)
 
 
 def _train_and_record(run: ResolvedRun, data: PreparedData, device: torch.device, claim: Path,

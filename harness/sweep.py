@@ -114,10 +114,12 @@ def hydra_arguments(line: CommandLine, cfg: DictConfig, plan: List[PlannedRun], 
 
 def jobs_side_by_side(launcher) -> int:
     """Jobs a launcher config runs at once on one machine: joblib's n_jobs, or cores / Ray's num_cpus per job."""
-    n_jobs = OmegaConf.select(launcher, "n_jobs", default=None) if launcher is not None else None
+    if launcher is None:
+        return 1
+    n_jobs = OmegaConf.select(launcher, "n_jobs", default=None)
     if isinstance(n_jobs, int) and n_jobs > 0:
         return n_jobs
-    ray_cpus = OmegaConf.select(launcher, "ray.remote.num_cpus", default=None) if launcher is not None else None
+    ray_cpus = OmegaConf.select(launcher, "ray.remote.num_cpus", default=None)
     if isinstance(ray_cpus, (int, float)) and ray_cpus > 0:
         return max(1, int((os.cpu_count() or 1) // ray_cpus))
     return 1
