@@ -50,7 +50,7 @@ def planned_compute(plan: Sequence[PlannedRun]) -> dict:
 
 
 def sweep_summary(results_dir: Path, plan: Sequence[PlannedRun], sweep_log: Optional[Path] = None) -> dict:
-    """Planned compute, Σ wall_time_s, end-to-end time (and its source), and the share outside training steps."""
+    """Planned compute, Σ wall_time_s, end-to-end time (and its source), and the share outside training runs."""
     files = store.run_files(results_dir)
     if not files:
         raise FileNotFoundError(f"--results-dir={results_dir}: no run files under {store.runs_dir(results_dir)}")
@@ -62,7 +62,16 @@ def sweep_summary(results_dir: Path, plan: Sequence[PlannedRun], sweep_log: Opti
     train_s = float(runs["wall_time_s"].sum())
     return {**planned_compute(plan), "runs_found": len(runs), "sum_wall_time_s": train_s,
             "end_to_end_s": span, "end_to_end_source": source,
-            "outside_training_fraction": (span - train_s) / span}
+            "runs_overlapped": train_s > span,
+            "outside_training_fraction": outside_training_fraction(span, train_s)}
+
+
+def outside_training_fraction(end_to_end_s: float, sum_wall_time_s: float) -> float:
+    """(end-to-end - Σ run wall time) / end-to-end for a sequential sweep; NaN where runs overlapped
+    (a parallel launcher: Σ wall time exceeds the end-to-end time, and the difference is not overhead)."""
+    if sum_wall_time_s > end_to_end_s:
+        return float("nan")
+    return (end_to_end_s - sum_wall_time_s) / end_to_end_s
 
 
 def per_run_times(results_dir: Path) -> pd.DataFrame:

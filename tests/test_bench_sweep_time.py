@@ -1,0 +1,54 @@
+"""Where a finished sweep's time went: log span, planned compute and the share outside training runs."""
+
+import math
+
+import pandas as pd
+import pytest
+
+from harness import store
+from harness.bench.shapes import preset_plan
+from harness.bench.sweep_time import log_span_s, outside_training_fraction, planned_compute, sweep_summary
+from models.flops import TRAIN_FLOPS_PER_TOKEN
+
+
+def write_fake_run(results_dir, run_id: str, wall_time_s: float) -> None:
+    curve = pd.DataFrame({c: [0.0] for c in store.CURVE_COLUMNS})
+    store.write_run(results_dir, curve, {"run_id": run_id, "wall_time_s": wall_time_s})
+
+
+def test_log_span_counts_both_stamp_formats_and_rolls_over_midnight(tmp_path):
+    log = tmp_path / "sweep.log"
+    log.write_text("[23:59:50] sweep plan:\n  no stamp here\n"
+                   "[2026-11-24 00:00:05,123][HYDRA] launching\n[00:01:00] sweep done\n")
+    assert log_span_s(log) == 70  # 15 s to midnight and past it, then 55 s
+    log.write_text("[12:00:00] only one stamp\n")
+    assert log_span_s(log) is None
+
+
+def test_outside_training_fraction_is_undefined_when_runs_overlapped():
+    assert outside_training_fraction(100.0, 95.0) == pytest.approx(0.05)
+    assert math.isnan(outside_training_fraction(100.0, 180.0))
+
+
+def test_sweep_summary_of_a_sequential_and_a_parallel_sweep(tmp_path, data_overrides):
+    plan = preset_plan("smoke", data_overrides)
+    compute = planned_compute(plan)
+    assert compute["planned_runs"] == len(plan) == 6
+    assert compute["planned_flops_6nd"] == sum(6 * p.run.params.non_embedding * p.run.tokens for p in plan)
+    assert compute["planned_flops_exact"] == sum(p.run.tokens * TRAIN_FLOPS_PER_TOKEN["exact"](p.run.gpt)
+                                                 for p in plan)
+    write_fake_run(tmp_path, "a", 30.0)
+    write_fake_run(tmp_path, "b", 50.0)
+    log = tmp_path / "sweep.log"
+    log.write_text("[10:00:00] sweep plan:\n[10:01:40] sweep done\n")  # 100 s
+    row = sweep_summary(tmp_path, plan, log)
+    assert (row["runs_found"], row["sum_wall_time_s"], row["end_to_end_s"]) == (2, 80.0, 100.0)
+    assert not row["runs_overlapped"] and row["outside_training_fraction"] == pytest.approx(0.2)
+    log.write_text("[10:00:00] sweep plan:\n[10:01:00] sweep done\n")  # two jobs side by side: 60 s
+    row = sweep_summary(tmp_path, plan, log)
+    assert row["runs_overlapped"] and math.isnan(row["outside_training_fraction"])
+
+
+def test_sweep_summary_names_an_empty_results_folder(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no run files"):
+        sweep_summary(tmp_path, [], None)
