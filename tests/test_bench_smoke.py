@@ -21,3 +21,6 @@ def test_benchmark_writes_markdown_and_parquet_for_the_tiniest_shape(tmp_path, d
     assert 0 < row["eval_fraction_shape_runs"] < 1
     assert (tmp_path / "bench.md").read_text() == text
     assert "L1 d16 ctx64 b8 V384" in text and "GFLOP/s" in text
+    ceiling = pd.read_parquet(tmp_path / "ceiling.parquet").iloc[0]
+    assert ceiling["preset"] == "smoke" and ceiling["compute_floor_s"] > 0
+    assert ceiling["plain_loop_steps_s"] == pytest.approx(row["tokens_shape_runs"] / row["plain_tokens_per_s"])

@@ -6,6 +6,7 @@
     timing.py      trainer vs plain loop, interleaved; the cost of test-loss evaluation
     threads.py     one multi-thread process vs single-thread processes side by side
     sweep_time.py  where a finished sweep's wall time went
+    ceiling.py     a whole preset: plain loop vs trainer vs the compute floor at the measured peak
     variants.py    candidate trainer changes, each timed against the trainer as it is
     report.py      markdown + parquet
     run.py         run_benchmark(BenchOptions): all of the above in one process

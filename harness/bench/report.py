@@ -17,6 +17,8 @@ TITLES = {
     "threads": "Threads per job: one multi-thread process vs single-thread processes side by side",
     "sweep": "Finished sweep: planned compute, training time, end-to-end time",
     "sweep_runs": "Finished sweep: per-run wall time",
+    "ceiling": ("Whole preset vs the plain loop: step time over all planned runs, the compute floor "
+                "(exact training FLOPs / peak), the most any trainer could gain, the MFU a 1.5x gain needs"),
     "variants": "Candidate trainer changes (each alone), interleaved with the trainer as it is",
 }
 

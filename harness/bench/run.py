@@ -12,6 +12,7 @@ from typing import Dict, List, Optional
 import pandas as pd
 import torch
 
+from harness.bench.ceiling import preset_ceiling
 from harness.bench.machine import PEAK_SIZES, Machine, describe
 from harness.bench.report import write_outputs
 from harness.bench.shapes import BenchShape, find_shape, preset_plan, preset_shapes
@@ -132,6 +133,8 @@ def _measure_and_write(opts: BenchOptions, device: torch.device, command: str) -
             tables["threads"] = measure_threads(by_preset, opts, cache)
         if opts.results_dir is not None:
             tables["sweep"], tables["sweep_runs"] = measure_sweep(opts)
+        tables["ceiling"] = preset_ceiling(tables["shapes"], machine.peak_flops_per_s, tables.get("sweep"),
+                                           opts.sweep_preset)
         if opts.variants:
             tables["variants"] = measure_variants(opts, device, cache, Path(tmp))
     return write_outputs(Path(opts.out), machine, tables, command)

@@ -110,6 +110,7 @@ def eval_cost(shape: BenchShape, trainer: Trainer, step_s: float) -> dict:
     total_eval = sum(e for e, _ in per_run)
     total_train = sum(run.steps * step_s for run in shape.runs)
     return {"curve_eval_s": curve_s, "final_eval_s": final_s,
+            "tokens_shape_runs": sum(run.steps * run.tokens_per_step for run in shape.runs),
             "eval_fraction_longest_run": eval_fraction(shape.run, step_s, curve_s, final_s)[1],
             "eval_s_shape_runs": total_eval, "train_s_shape_runs": total_train,
             "eval_fraction_shape_runs": total_eval / (total_eval + total_train)}
