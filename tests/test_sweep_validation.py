@@ -61,23 +61,17 @@ def test_sweep_script_rejects_an_invalid_point_before_any_run(run_script, tmp_pa
     assert not results.exists()
 
 
-def test_sweep_script_lists_the_presets_for_an_unknown_one(run_script, tmp_path):
-    done = run_script("sweep.py", ["sweep=nope", f"sweep.results_dir={tmp_path / 'results'}"], cwd=tmp_path)
+@pytest.mark.parametrize("group, choices", [
+    ("sweep", ("arch_shape", "isoflop", "kaplan_fig1", "single", "smoke")),
+    ("hydra/launcher", ("basic", "local_parallel", "submitit_local", "slurm")),
+])
+def test_sweep_script_lists_the_choices_for_an_unknown_one(run_script, tmp_path, group, choices):
+    preset = [] if group == "sweep" else ["sweep=smoke"]
+    done = run_script("sweep.py", [*preset, f"{group}=nope", f"sweep.results_dir={tmp_path / 'r'}"], cwd=tmp_path)
     assert done.returncode == 2
-    assert "sweep='nope'" in done.stdout
-    for preset in ("arch_shape", "isoflop", "kaplan_fig1", "single", "smoke"):
-        assert preset in done.stdout
-    assert "Traceback" not in done.stdout
-    assert list(tmp_path.iterdir()) == []
-
-
-def test_sweep_script_lists_the_launchers_for_an_unknown_one(run_script, tmp_path):
-    done = run_script("sweep.py", ["sweep=smoke", "hydra/launcher=nope", f"sweep.results_dir={tmp_path / 'r'}"],
-                      cwd=tmp_path)
-    assert done.returncode == 2
-    assert "hydra/launcher='nope'" in done.stdout
-    for launcher in ("basic", "local_parallel", "submitit_local", "slurm"):
-        assert launcher in done.stdout
+    assert f"{group}='nope'" in done.stdout
+    for choice in choices:
+        assert choice in done.stdout
     assert "Traceback" not in done.stdout
     assert list(tmp_path.iterdir()) == []
 
