@@ -1,9 +1,10 @@
-"""Where a run executes: device choice, autocast precision and CPU threads."""
+"""Where a run executes: device choice, autocast precision, CPU threads, and how fast its matmuls run."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import time
 
 import torch
 
@@ -31,3 +32,32 @@ def threads_for(requested: int, parallel_jobs: int) -> int:
     if requested > 0:
         return requested
     return max(1, (os.cpu_count() or 1) // max(1, parallel_jobs))
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for queued GPU work, so a timer stops when the work does (a no-op on the CPU)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def matmul_flops_per_s(size: int, dtype: torch.dtype, device: torch.device, trials: int,
+                       min_time_s: float) -> float:
+    """Best-of-`trials` FLOP/s of a size x size matmul (2 size^3 FLOPs each) on `device`, measured now.
+
+    Each timing repeats the matmul for about `min_time_s` (the repeat count is set from a first,
+    warm-up product); the best timing is kept so that a passing load does not lower the figure.
+    """
+    a = torch.randn(size, size, device=device, dtype=dtype)
+    b = torch.randn(size, size, device=device, dtype=dtype)
+    start = time.perf_counter()
+    a @ b
+    synchronize(device)
+    repeats = max(1, int(min_time_s / max(time.perf_counter() - start, 1e-6)))
+    best = 0.0
+    for _ in range(trials):
+        start = time.perf_counter()
+        for _ in range(repeats):
+            a @ b
+        synchronize(device)
+        best = max(best, 2 * size**3 * repeats / (time.perf_counter() - start))
+    return best

@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import List
@@ -22,6 +21,7 @@ from configs.grid import GridPoint, expand_sweep
 from configs.run import RunConfig, to_run_config
 from harness import store
 from harness.data import PreparedData, TrainWindows, prepare_data, test_windows
+from harness.device import matmul_flops_per_s
 from harness.progress import format_duration
 from harness.resolve import ResolvedRun, resolve
 from models.flops import TRAIN_FLOPS_PER_TOKEN
@@ -31,7 +31,7 @@ PLANS_SUBDIR = "plans"
 # matmul peak on the toy shapes (shared/NOTES.md); the lower end is used for a conservative estimate.
 ASSUMED_MFU = 0.4
 PEAK_PROBE_SIZE = 512  # square matmul used to measure the machine's fp32 peak for the estimate
-PEAK_PROBE_REPEATS = 10
+PEAK_PROBE_MIN_TIME_S = 0.015  # per timing: about 10 products of 512 at ~180 GFLOP/s (2 cores)
 PEAK_PROBE_TRIALS = 5  # best of several: the estimate should not swing with a passing load
 
 
@@ -132,18 +132,10 @@ def sweep_progress(plan: dict, results_dir: str) -> str:
     return f"{sum(done)}/{len(done)} runs done, about {format_duration(left)} of training left (estimate)"
 
 
-def measure_matmul_flops(size: int = PEAK_PROBE_SIZE, repeats: int = PEAK_PROBE_REPEATS,
-                         trials: int = PEAK_PROBE_TRIALS) -> float:
-    """fp32 matmul FLOP/s of this machine's CPU, best of `trials` timings (a fraction of a second in all)."""
-    a, b = torch.randn(size, size), torch.randn(size, size)
-    a @ b  # warm-up
-    best = 0.0
-    for _ in range(trials):
-        start = time.perf_counter()
-        for _ in range(repeats):
-            a @ b
-        best = max(best, 2 * size**3 * repeats / (time.perf_counter() - start))
-    return best
+def measure_matmul_flops() -> float:
+    """fp32 matmul FLOP/s of this machine's CPU for the plan's time estimate (a fraction of a second)."""
+    return matmul_flops_per_s(PEAK_PROBE_SIZE, torch.float32, torch.device("cpu"), PEAK_PROBE_TRIALS,
+                              PEAK_PROBE_MIN_TIME_S)
 
 
 def format_plan(plan: List[PlannedRun], flops_per_s: float) -> str:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 import platform
-import time
 from dataclasses import dataclass
 
 import torch
+
+from harness.device import matmul_flops_per_s
 
 PEAK_SIZES = (512, 1024, 2048)  # square matmuls; the best of them is the peak
 PEAK_TRIALS = 5  # best of several timings per size: a passing load should not lower the peak
@@ -39,29 +40,6 @@ def processor_name() -> str:
     return platform.processor() or platform.machine()
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def matmul_flops_per_s(size: int, dtype: torch.dtype, device: torch.device, trials: int = PEAK_TRIALS) -> float:
-    """Best-of-`trials` FLOP/s of a size x size matmul (2 size^3 FLOPs each) on `device`."""
-    a = torch.randn(size, size, device=device, dtype=dtype)
-    b = torch.randn(size, size, device=device, dtype=dtype)
-    start = time.perf_counter()
-    a @ b
-    _sync(device)
-    repeats = max(1, int(PEAK_MIN_TIME_S / max(time.perf_counter() - start, 1e-6)))
-    best = 0.0
-    for _ in range(trials):
-        start = time.perf_counter()
-        for _ in range(repeats):
-            a @ b
-        _sync(device)
-        best = max(best, 2 * size**3 * repeats / (time.perf_counter() - start))
-    return best
-
-
 def peak_dtype_for(device: torch.device) -> torch.dtype:
     """bf16 on CUDA (what the trainer's autocast runs), fp32 on the CPU (bf16 is ~100x slower there)."""
     return torch.bfloat16 if device.type == "cuda" else torch.float32
@@ -70,7 +48,7 @@ def peak_dtype_for(device: torch.device) -> torch.dtype:
 def describe(device: torch.device, sizes=PEAK_SIZES) -> Machine:
     """Name the machine and measure its dense matmul peak right now (a few seconds)."""
     dtype = peak_dtype_for(device)
-    peak = max(matmul_flops_per_s(n, dtype, device) for n in sizes)
+    peak = max(matmul_flops_per_s(n, dtype, device, PEAK_TRIALS, PEAK_MIN_TIME_S) for n in sizes)
     name = processor_name()
     if device.type == "cuda":
         name = f"{torch.cuda.get_device_name(device)} (host: {name})"

@@ -12,17 +12,12 @@ import torch
 from harness.bench.plain_loop import PlainLoop
 from harness.bench.shapes import BenchShape
 from harness.data import PreparedData
+from harness.device import synchronize
 from harness.schedule import log_spaced_steps
 from harness.trainer import Trainer, test_loss
 from models.flops import TRAIN_FLOPS_PER_TOKEN
 
 EVAL_REPEATS = 2  # evaluations timed per window set; their mean is the cost of one
-
-
-def sync(device: torch.device) -> None:
-    """Wait for queued GPU work, so a timer stops when the work does (a no-op on the CPU)."""
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def trainer_stepper(trainer: Trainer) -> Callable[[], None]:
@@ -37,11 +32,11 @@ def trainer_stepper(trainer: Trainer) -> Callable[[], None]:
 
 def timed_seconds(step: Callable[[], object], n_steps: int, device: torch.device) -> float:
     """Wall seconds of n_steps calls of `step`, the device synchronised at both ends."""
-    sync(device)
+    synchronize(device)
     start = time.perf_counter()
     for _ in range(n_steps):
         step()
-    sync(device)
+    synchronize(device)
     return time.perf_counter() - start
 
 
@@ -61,11 +56,11 @@ def interleaved_seconds(steppers: Dict[str, Callable], n_steps: int, rounds: int
 def eval_seconds(trainer: Trainer, windows: torch.Tensor) -> float:
     """Mean wall seconds of one test-loss evaluation of `windows` with the trainer's own function."""
     test_loss(trainer.model, windows, trainer.device, trainer.run.batch_size)  # warm-up
-    sync(trainer.device)
+    synchronize(trainer.device)
     start = time.perf_counter()
     for _ in range(EVAL_REPEATS):
         test_loss(trainer.model, windows, trainer.device, trainer.run.batch_size)
-    sync(trainer.device)
+    synchronize(trainer.device)
     return (time.perf_counter() - start) / EVAL_REPEATS
 
 
