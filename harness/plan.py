@@ -20,7 +20,7 @@ from configs.errors import ConfigError
 from configs.grid import GridPoint, expand_sweep
 from configs.run import RunConfig, to_run_config
 from harness import store
-from harness.data import PreparedData, TrainWindows, prepare_data, test_windows
+from harness.data import PreparedData, TrainWindows, prepare_once, test_windows
 from harness.device import matmul_flops_per_s
 from harness.progress import format_duration
 from harness.resolve import ResolvedRun, resolve
@@ -64,13 +64,11 @@ def resolve_point(base: DictConfig, point: GridPoint) -> ResolvedRun:
 
 def _check_data(runs: List[tuple]) -> None:
     """Data-dependent checks (D vs the train split, n_ctx vs documents), one data preparation per corpus."""
-    prepared = {}
+    prepared: dict = {}
     for point, run in runs:
-        key = json.dumps(run.config.data.__dict__, default=str, sort_keys=True)
-        if key not in prepared:
-            prepared[key] = prepare_data(run.config.data)
+        data = prepare_once(run.config.data, prepared)
         try:
-            check_data_fits(run, prepared[key])
+            check_data_fits(run, data)
         except ConfigError as exc:
             raise _with_point_context(exc, point) from exc
 

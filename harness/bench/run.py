@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import tempfile
 from dataclasses import dataclass, field
@@ -20,7 +19,7 @@ from harness.bench.sweep_time import per_run_times, sweep_summary
 from harness.bench.threads import compare_threads
 from harness.bench.timing import measure_shape
 from harness.bench.variants import compare_variants
-from harness.data import PreparedData, prepare_data
+from harness.data import PreparedData, prepare_once
 from harness.device import pick_device
 
 log = logging.getLogger("scalinglab.bench")
@@ -50,14 +49,6 @@ class BenchOptions:
     peak_sizes: tuple = PEAK_SIZES  # square matmul sizes of the peak measurement
 
 
-def data_for(shape: BenchShape, cache: Dict[str, PreparedData]) -> PreparedData:
-    """The shape's prepared corpus, prepared once per data config."""
-    key = json.dumps(shape.run.config.data.__dict__, default=str, sort_keys=True)
-    if key not in cache:
-        cache[key] = prepare_data(shape.run.config.data)
-    return cache[key]
-
-
 def preset_eval_table(shapes: pd.DataFrame) -> pd.DataFrame:
     """Per preset: Σ eval seconds / Σ (eval + training) seconds over every planned run, from the measured times."""
     sums = shapes.groupby("preset", sort=False)[["eval_s_shape_runs", "train_s_shape_runs"]].sum()
@@ -72,7 +63,8 @@ def measure_shapes(by_preset: Dict[str, List[BenchShape]], opts: BenchOptions, d
     for shapes in by_preset.values():
         for shape in shapes:
             log.info("shape %s %s", shape.preset, shape.label)
-            rows.append(measure_shape(shape, data_for(shape, cache), device, opts.steps, opts.rounds, opts.warmup,
+            data = prepare_once(shape.run.config.data, cache)
+            rows.append(measure_shape(shape, data, device, opts.steps, opts.rounds, opts.warmup,
                                       machine.peak_flops_per_s, workdir))
     return pd.DataFrame(rows)
 
@@ -84,7 +76,8 @@ def measure_threads(by_preset: Dict[str, List[BenchShape]], opts: BenchOptions, 
     for shapes in by_preset.values():
         for shape in ([shapes[0]] if len(shapes) == 1 else [shapes[0], shapes[-1]]):
             log.info("threads %s %s", shape.preset, shape.label)
-            rows.append(compare_threads(shape, data_for(shape, cache), opts.steps, opts.warmup, cores))
+            data = prepare_once(shape.run.config.data, cache)
+            rows.append(compare_threads(shape, data, opts.steps, opts.warmup, cores))
     return pd.DataFrame(rows)
 
 
@@ -95,8 +88,9 @@ def measure_variants(opts: BenchOptions, device: torch.device, cache: dict, work
     for n_layer, d_model in VARIANT_SHAPES:
         shape = find_shape(shapes, n_layer, d_model)
         log.info("variants %s", shape.label)
-        rows += compare_variants(shape, data_for(shape, cache), device, workdir, opts.steps, opts.rounds,
-                                 opts.warmup, opts.variant_compile)
+        data = prepare_once(shape.run.config.data, cache)
+        rows += compare_variants(shape, data, device, workdir, opts.steps, opts.rounds, opts.warmup,
+                                 opts.variant_compile)
     return pd.DataFrame(rows)
 
 

@@ -6,7 +6,7 @@
     held_out = test_windows(prepared, n_ctx, cfg.data.test_windows)  # [n, n_ctx+1] int64
 """
 
-from harness.data.prepare import PreparedData, prepare_data
+from harness.data.prepare import PreparedData, prepare_data, prepare_once
 from harness.data.windows import TrainWindows, test_windows
 
-__all__ = ["PreparedData", "TrainWindows", "prepare_data", "test_windows"]
+__all__ = ["PreparedData", "TrainWindows", "prepare_data", "prepare_once", "test_windows"]

@@ -6,6 +6,7 @@ Cache layout (one entry per corpus version, i.e. per fingerprint):
     <cache_dir>/markov-<fingerprint[:16]>/{train,test}.npy               sampled symbols
 """
 
+import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +44,15 @@ def prepare_data(cfg: DataConfig) -> PreparedData:
     if cfg.corpus == "markov":
         return prepare_markov(cfg)
     return prepare_text(cfg, load_text_corpus(cfg))
+
+
+def prepare_once(cfg: DataConfig, prepared: dict) -> PreparedData:
+    """prepare_data(cfg), kept in `prepared` (the caller's dict) by the config's content, so that many
+    runs over the same corpus open and check its cache once."""
+    key = json.dumps(cfg.__dict__, default=str, sort_keys=True)
+    if key not in prepared:
+        prepared[key] = prepare_data(cfg)
+    return prepared[key]
 
 
 def load_text_corpus(cfg: DataConfig) -> SplitCorpus:
