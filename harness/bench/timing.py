@@ -53,6 +53,13 @@ def interleaved_seconds(steppers: Dict[str, Callable], n_steps: int, rounds: int
     return seconds
 
 
+def speed_ratios(reference_s: List[float], contender_s: List[float]) -> tuple[float, float, float]:
+    """The contender's speed over the reference's in each interleaved block (reference seconds /
+    contender seconds): (median, min, max). The median is robust to a burst of load in one block."""
+    ratios = [r / c for r, c in zip(reference_s, contender_s)]
+    return statistics.median(ratios), min(ratios), max(ratios)
+
+
 def eval_seconds(trainer: Trainer, windows: torch.Tensor) -> float:
     """Mean wall seconds of one test-loss evaluation of `windows` with the trainer's own function."""
     test_loss(trainer.model, windows, trainer.device, trainer.run.batch_size)  # warm-up
@@ -85,15 +92,15 @@ def measure_shape(shape: BenchShape, data: PreparedData, device: torch.device, n
                                   n_steps, rounds, warmup, device)
     tokens = n_steps * run.tokens_per_step
     tps = {name: tokens * len(s) / sum(s) for name, s in seconds.items()}
-    ratios = [p / t for t, p in zip(seconds["trainer"], seconds["plain"])]
+    over_plain, ratio_min, ratio_max = speed_ratios(seconds["plain"], seconds["trainer"])
     flops = TRAIN_FLOPS_PER_TOKEN["exact"](run.gpt)
     row = {"preset": shape.preset, "shape": shape.label, "n_layer": run.gpt.n_layer, "d_model": run.gpt.d_model,
            "n_ctx": run.gpt.n_ctx, "vocab_size": run.gpt.vocab_size, "batch_size": run.batch_size,
            "params_non_embedding": run.params.non_embedding, "flops_per_token_exact": flops,
            "steps_timed": n_steps * rounds, "trainer_tokens_per_s": tps["trainer"], "plain_tokens_per_s": tps["plain"],
            "trainer_flops_per_s": tps["trainer"] * flops, "trainer_mfu": tps["trainer"] * flops / peak,
-           "plain_mfu": tps["plain"] * flops / peak, "trainer_over_plain": statistics.median(ratios),
-           "ratio_min": min(ratios), "ratio_max": max(ratios)}
+           "plain_mfu": tps["plain"] * flops / peak, "trainer_over_plain": over_plain,
+           "ratio_min": ratio_min, "ratio_max": ratio_max}
     row.update(eval_cost(shape, trainer, run.tokens_per_step / tps["trainer"]))
     return row
 

@@ -8,7 +8,6 @@ loop is timed alongside as the reference.
 
 from __future__ import annotations
 
-import statistics
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -18,7 +17,7 @@ import torch
 
 from harness.bench.plain_loop import PlainLoop
 from harness.bench.shapes import BenchShape
-from harness.bench.timing import interleaved_seconds, timed_seconds, trainer_stepper
+from harness.bench.timing import interleaved_seconds, speed_ratios, timed_seconds, trainer_stepper
 from harness.data import PreparedData
 from harness.device import autocast_for
 from harness.schedule import lr_at
@@ -137,9 +136,9 @@ def compare_variants(shape: BenchShape, data: PreparedData, device: torch.device
     tokens = n_steps * shape.run.tokens_per_step
     rows = []
     for name, s in seconds.items():
-        ratios = [b / x for b, x in zip(base, s)]
+        over_trainer, ratio_min, ratio_max = speed_ratios(base, s)
         rows.append({"shape": shape.label, "variant": name, "threads": threads,
                      "tokens_per_s": tokens * len(s) / sum(s),
-                     "over_trainer": statistics.median(ratios), "ratio_min": min(ratios), "ratio_max": max(ratios),
+                     "over_trainer": over_trainer, "ratio_min": ratio_min, "ratio_max": ratio_max,
                      "compile_s": compile_s if name == "torch.compile(model)" else float("nan")})
     return rows
