@@ -94,10 +94,15 @@ def per_window_test_losses(model: GPT, windows: torch.Tensor, device: torch.devi
     return torch.cat(per_window).cpu()
 
 
+def sem(x: torch.Tensor) -> float:
+    """Standard error of the mean of x (sample standard deviation / sqrt(n))."""
+    return float(x.std() / math.sqrt(len(x)))
+
+
 def test_loss(model: GPT, windows: torch.Tensor, device: torch.device, batch: int) -> tuple[float, float]:
     """Mean next-token loss (nats) over the fixed held-out windows, and its standard error across windows."""
     losses = per_window_test_losses(model, windows, device, batch)
-    return float(losses.mean()), float(losses.std() / math.sqrt(len(losses)))
+    return float(losses.mean()), sem(losses)
 
 
 class Trainer:

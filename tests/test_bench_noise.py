@@ -4,7 +4,8 @@ import math
 
 import torch
 
-from harness.bench.noise import paired_noise, sem
+from harness.bench.noise import paired_noise
+from harness.trainer import sem
 
 
 def test_paired_noise_on_two_tiny_runs(tiny_run_overrides):

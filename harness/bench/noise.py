@@ -16,7 +16,7 @@ from configs.run import to_run_config
 from harness.data import prepare_data
 from harness.device import pick_device
 from harness.resolve import resolve
-from harness.trainer import Trainer, per_window_test_losses
+from harness.trainer import Trainer, per_window_test_losses, sem
 
 
 def _trained_losses(overrides: Sequence[str]) -> tuple[str, torch.Tensor]:
@@ -27,11 +27,6 @@ def _trained_losses(overrides: Sequence[str]) -> tuple[str, torch.Tensor]:
     trainer.train()
     label = f"{run.gpt.n_layer}x{run.gpt.d_model}"
     return label, per_window_test_losses(trainer.model, trainer.test, device, run.batch_size)
-
-
-def sem(x: torch.Tensor) -> float:
-    """Standard error of the mean of x."""
-    return float(x.std() / math.sqrt(len(x)))
 
 
 def paired_noise(overrides_a: Sequence[str], overrides_b: Sequence[str]) -> dict:
