@@ -65,8 +65,9 @@ def split_corpus(name: str, documents: list[Document], test_permille: int,
     they cannot put runs of end-of-document tokens into the stream.
     """
     documents = [d for d in documents if d.text]
-    train = [d for d in documents if not is_test_key(d.key, test_permille)]
-    test = [d for d in documents if is_test_key(d.key, test_permille)]
+    train, test = [], []
+    for document in documents:
+        (test if is_test_key(document.key, test_permille) else train).append(document)
     for side, docs in (("train", train), ("test", test)):
         if not docs:
             raise ConfigError("data.test_permille", test_permille,
