@@ -7,15 +7,15 @@ from pathlib import Path
 import pandas as pd
 
 from analysis.architecture import shape_spread, shape_table
-from analysis.chinchilla import DEFAULT_MAX_STARTS, fit_chinchilla, fit_chinchilla_arrays
+from analysis.chinchilla import DEFAULT_MAX_STARTS, fit_chinchilla
 from analysis.data import COMPUTE_CONVENTIONS, replicate_noise, split_by_status
 from analysis.frontier import fit_compute_frontier
 from analysis.isoflop import fit_isoflop
-from analysis.joint import fit_kaplan_nd, fit_kaplan_nd_arrays
+from analysis.joint import fit_kaplan_nd
 from analysis.powerlaw import fit_loss_vs_params, fit_loss_vs_tokens
 from analysis.result import FitResult
 from analysis.validation import (compare_joint_models, extrapolate_frontier, extrapolate_isoflop,
-                                 extrapolate_joint, extrapolate_power_law)
+                                 extrapolate_joint, extrapolate_power_law, joint_fitters)
 
 
 @dataclass
@@ -72,20 +72,16 @@ def _convention_fits(runs, curves, options) -> tuple[dict[str, FitResult], dict[
     return frontiers, isoflops
 
 
-def _checks(analysis: Analysis) -> pd.DataFrame:
+def _checks(analysis: Analysis, fitters: dict) -> pd.DataFrame:
     runs, curves = analysis.runs, analysis.curves
     rows = [extrapolate_power_law(runs, "n_grid", "params_non_embedding", "N", "best_test_loss"),
             extrapolate_power_law(runs, "d_grid", "tokens", "D", "best_test_loss"),
             extrapolate_frontier(curves, analysis.options.compute),
-            extrapolate_joint(runs, "L(N,D) Kaplan", fit_kaplan_nd_arrays, "final_test_loss"),
-            extrapolate_joint(runs, "Chinchilla", _chinchilla_fitter(analysis.options), "final_test_loss")]
+            extrapolate_joint(runs, "L(N,D) Kaplan", fitters["Kaplan L(N,D)"], "final_test_loss"),
+            extrapolate_joint(runs, "Chinchilla", fitters["Chinchilla"], "final_test_loss")]
     if analysis.isoflops:
         rows.append(extrapolate_isoflop(runs, "final_test_loss"))
     return pd.DataFrame(rows)
-
-
-def _chinchilla_fitter(options: AnalysisOptions):
-    return lambda n, d, loss: fit_chinchilla_arrays(n, d, loss, max_starts=options.max_starts)
 
 
 def run_analysis(runs: pd.DataFrame, curves: pd.DataFrame, options: AnalysisOptions | None = None) -> Analysis:
@@ -97,8 +93,9 @@ def run_analysis(runs: pd.DataFrame, curves: pd.DataFrame, options: AnalysisOpti
     analysis.fits = _single_fits(usable, options)
     analysis.frontiers, analysis.isoflops = _convention_fits(usable, analysis.curves, options)
     analysis.noise = replicate_noise(usable)
-    analysis.extrapolation = _checks(analysis)
-    analysis.comparison = compare_joint_models(usable, seed=options.seed, max_starts=options.max_starts)
+    fitters = joint_fitters(options.max_starts)
+    analysis.extrapolation = _checks(analysis, fitters)
+    analysis.comparison = compare_joint_models(usable, fitters, seed=options.seed)
     analysis.shapes = shape_table(usable, baseline=analysis.fits["L(N)"])
     analysis.spread = shape_spread(analysis.shapes) if not analysis.shapes.empty else pd.DataFrame()
     return analysis

@@ -18,6 +18,26 @@ from analysis.result import FitResult
 K_FOLDS = 5  # folds over runs for the model comparison
 
 
+def joint_fitters(max_starts: int) -> dict[str, Callable]:
+    """Kaplan eq. 1.5 and Chinchilla, each fitting (N, D, loss) arrays. Each keeps its result per input
+    (the fits are deterministic), so the extrapolation check and the model comparison, which both fit
+    without the largest N, fit once."""
+    return {"Kaplan L(N,D)": _once_per_input(fit_kaplan_nd_arrays),
+            "Chinchilla": _once_per_input(lambda n, d, l: fit_chinchilla_arrays(n, d, l, max_starts=max_starts))}
+
+
+def _once_per_input(fit_arrays: Callable) -> Callable:
+    results: dict[tuple, FitResult] = {}
+
+    def fit(n: np.ndarray, d: np.ndarray, loss: np.ndarray) -> FitResult:
+        key = tuple(np.ascontiguousarray(a, dtype=float).tobytes() for a in (n, d, loss))
+        if key not in results:
+            results[key] = fit_arrays(n, d, loss)
+        return results[key]
+
+    return fit
+
+
 def _row(fit: str, held_out: str, predicted: float, observed: float, note: str = "") -> dict:
     rel = predicted / observed - 1 if np.isfinite(predicted) and np.isfinite(observed) else math.nan
     return {"fit": fit, "held_out": held_out, "predicted": predicted, "observed": observed,
@@ -85,12 +105,10 @@ def _held_out_errors(fit: FitResult, test: pd.DataFrame, loss_col: str) -> np.nd
     return np.log(fit.predict(n, d)) - np.log(loss)
 
 
-def compare_joint_models(runs: pd.DataFrame, *, loss_col: str = "final_test_loss", k: int = K_FOLDS,
-                         seed: int = 0, max_starts: int = 30) -> pd.DataFrame:
-    """Kaplan eq. 1.5 vs Chinchilla by held-out log error: leave-largest-N-out and k-fold over runs."""
+def compare_joint_models(runs: pd.DataFrame, models: dict[str, Callable], *, loss_col: str = "final_test_loss",
+                         k: int = K_FOLDS, seed: int = 0) -> pd.DataFrame:
+    """The joint `models` (joint_fitters) by held-out log error: leave-largest-N-out and k-fold over runs."""
     usable = runs[runs["status"] == "completed"].reset_index(drop=True)
-    models = {"Kaplan L(N,D)": fit_kaplan_nd_arrays,
-              "Chinchilla": lambda n, d, l: fit_chinchilla_arrays(n, d, l, max_starts=max_starts)}
     largest = usable["params_non_embedding"] == usable["params_non_embedding"].max()
     folds = np.random.default_rng(seed).permutation(len(usable)) % k
     splits = {"leave-largest-N-out": [(~largest, largest)],

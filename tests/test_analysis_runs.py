@@ -1,12 +1,13 @@
 """Run handling across the analysis: exclusions, noise, architecture spread, extrapolation, comparison."""
 import numpy as np
 import pandas as pd
+import pytest
 
 from analysis.architecture import architecture_verdict, shape_groups, shape_spread, shape_table
 from analysis.data import replicate_noise, split_by_status
 from analysis.pipeline import AnalysisOptions, run_analysis
 from analysis.synthetic import as_frames, synthetic_results
-from analysis.validation import compare_joint_models, extrapolate_power_law
+from analysis.validation import compare_joint_models, extrapolate_joint, extrapolate_power_law, joint_fitters
 
 RESULTS = synthetic_results(noise=0.003, seed=0)
 RUNS, CURVES = as_frames(RESULTS)
@@ -53,9 +54,25 @@ def test_extrapolation_predicts_the_held_out_largest_model():
 
 
 def test_model_comparison_prefers_chinchilla_on_chinchilla_data():
-    table = compare_joint_models(split_by_status(RUNS)[0], max_starts=5)
+    table = compare_joint_models(split_by_status(RUNS)[0], joint_fitters(max_starts=5))
     kfold = table[table["scheme"].str.contains("fold")].set_index("model")
     assert kfold.loc["Chinchilla", "rmse_log"] < kfold.loc["Kaplan L(N,D)", "rmse_log"]
+
+
+def test_extrapolation_and_comparison_share_the_fit_without_the_largest_n(monkeypatch):
+    import analysis.validation as validation
+
+    inputs = []
+    real = validation.fit_kaplan_nd_arrays
+    monkeypatch.setattr(validation, "fit_kaplan_nd_arrays", lambda n, d, l: inputs.append(len(l)) or real(n, d, l))
+    runs = split_by_status(RUNS)[0]
+    fitters = joint_fitters(max_starts=5)
+    row = extrapolate_joint(runs, "L(N,D) Kaplan", fitters["Kaplan L(N,D)"], "final_test_loss")
+    table = compare_joint_models(runs, fitters).set_index(["scheme", "model"])
+    # one fit without the largest N (shared) + one per fold, not two without the largest N
+    assert len(inputs) == 1 + validation.K_FOLDS
+    held_out = table.loc[("leave-largest-N-out", "Kaplan L(N,D)")]
+    assert row["rel_error"] == pytest.approx(held_out["mean_abs_rel_error"])
 
 
 def test_embedding_figure_takes_each_shape_at_its_largest_d_only():
