@@ -1,6 +1,7 @@
 """Hoffmann 2022 approach 3: L = E + A/N^α + B/D^β, fitted as in their appendix D.2."""
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 
@@ -9,16 +10,20 @@ import pandas as pd
 from scipy.optimize import minimize
 from scipy.special import logsumexp
 
-from analysis.bootstrap import attach_bootstrap
-from analysis.joint import start_diagnostics, check_joint, joint_arrays
+from analysis.joint import check_joint, fit_joint_with_bootstrap
 from analysis.published import CHINCHILLA_HUBER_DELTA
-from analysis.result import FitResult, at_initial_values, r2_log
+from analysis.result import FitResult, multistart_best, r2_log
 
 CHINCHILLA_KEYS = ["E", "A", "B", "alpha", "beta", "a_from_fit", "b_from_fit"]
 # Init grid of Hoffmann 2022 app. D.2: α, β ∈ {0, .5, .., 2}, e ∈ {-1, -.5, .., 1}, a, b ∈ {0, 5, .., 25}
 HOFFMANN_GRID = dict(a=np.arange(0, 30, 5.0), b=np.arange(0, 30, 5.0), e=np.arange(-1, 1.5, 0.5),
                      alpha=np.arange(0, 2.5, 0.5), beta=np.arange(0, 2.5, 0.5))
 DEFAULT_MAX_STARTS = 100  # L-BFGS runs from the grid points with the lowest initial objective
+
+
+def _huber(r: np.ndarray, delta: float) -> np.ndarray:
+    """Huber loss of residuals r: quadratic within ±delta, linear beyond (Hoffmann 2022 app. D.2)."""
+    return np.where(np.abs(r) <= delta, 0.5 * r * r, delta * (np.abs(r) - 0.5 * delta))
 
 
 def _huber_objective(theta, ln_n, ln_d, ln_l, delta):
@@ -29,7 +34,7 @@ def _huber_objective(theta, ln_n, ln_d, ln_l, delta):
     x1, x2, x3 = np.exp(u1 - top), np.exp(u2 - top), np.exp(e - top)
     total = x1 + x2 + x3
     r = top + np.log(total) - ln_l
-    value = np.where(np.abs(r) <= delta, 0.5 * r * r, delta * (np.abs(r) - 0.5 * delta)).sum() / delta**2
+    value = _huber(r, delta).sum() / delta**2
     psi = np.clip(r, -delta, delta) / (delta**2 * total)
     p1, p2 = x1 * psi, x2 * psi
     return value, np.array([p1.sum(), p2.sum(), (x3 * psi).sum(), -(p1 @ ln_n), -(p2 @ ln_d)])
@@ -41,7 +46,7 @@ def _grid_starts(ln_n, ln_d, ln_l, delta, max_starts):
     terms = np.stack([grid[:, [0]] - grid[:, [3]] * ln_n, grid[:, [1]] - grid[:, [4]] * ln_d,
                       np.broadcast_to(grid[:, [2]], (len(grid), len(ln_n)))])
     r = logsumexp(terms, axis=0) - ln_l
-    cost = np.where(np.abs(r) <= delta, 0.5 * r**2, delta * (np.abs(r) - 0.5 * delta)).sum(axis=1)
+    cost = _huber(r, delta).sum(axis=1)
     return grid[np.argsort(cost)[:max_starts]]
 
 
@@ -67,8 +72,7 @@ def fit_chinchilla_arrays(n, d, loss, *, starts=None, max_starts: int = DEFAULT_
         fit = minimize(_huber_objective, start, args=(ln_n, ln_d, ln_l, delta), jac=True, method="L-BFGS-B",
                        options={"maxiter": 5000, "ftol": 1e-10, "gtol": 1e-5})
         fits.append((fit.fun, fit, start))
-    fits.sort(key=lambda item: item[0])
-    best_cost, best, start = fits[0]
+    best, diagnostics = multistart_best(fits, exponent_slice=slice(3, 5))
     theta = best.x
     params = {k: float(v) for k, v in _params(theta).items()}
 
@@ -76,8 +80,6 @@ def fit_chinchilla_arrays(n, d, loss, *, starts=None, max_starts: int = DEFAULT_
         return params["E"] + params["A"] / np.asarray(n_new) ** params["alpha"] + params["B"] / np.asarray(
             d_new) ** params["beta"]
 
-    diagnostics = start_diagnostics(fits, best_cost, start, theta, slice(3, 5)) if len(fits) > 1 else (
-        ["fit ended at its initial values"] if at_initial_values(start, theta) else [])
     converged = bool(best.success) and params["alpha"] > 0 and params["beta"] > 0
     message = "converged" if converged else f"{name}: {best.message}; α={theta[3]:.3g}, β={theta[4]:.3g}"
     return FitResult(name, params, converged, message, r2_log=r2_log(loss, predict(n, d)), n_points=len(loss),
@@ -86,13 +88,6 @@ def fit_chinchilla_arrays(n, d, loss, *, starts=None, max_starts: int = DEFAULT_
 
 def fit_chinchilla(runs: pd.DataFrame, *, loss_col: str = "final_test_loss", n_boot: int = 100, seed: int = 0,
                    max_starts: int = DEFAULT_MAX_STARTS) -> FitResult:
-    """Chinchilla parametric fit on completed runs; bootstrap refits start from the full-data optimum."""
-    result = fit_chinchilla_arrays(*joint_arrays(runs, loss_col), max_starts=max_starts)
-    if not result.ok:
-        return result
-    theta = result.extra["theta"]
-
-    def refit(frame):
-        return fit_chinchilla_arrays(*joint_arrays(frame, loss_col), starts=theta)
-
-    return attach_bootstrap(result, refit, runs, n_boot, seed)
+    """Chinchilla parametric fit on completed runs, with bootstrap intervals."""
+    return fit_joint_with_bootstrap(functools.partial(fit_chinchilla_arrays, max_starts=max_starts), runs,
+                                    loss_col, n_boot, seed)

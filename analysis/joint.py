@@ -2,17 +2,17 @@
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import numpy as np
 import pandas as pd
 from scipy.optimize import least_squares
 
 from analysis.bootstrap import attach_bootstrap
-from analysis.result import FitResult, at_initial_values, check_points, r2_log
+from analysis.result import FitResult, check_points, multistart_best, r2_log
 
 KAPLAN_ND_KEYS = ["alpha_N", "alpha_D", "N_c", "D_c"]
 EXPONENT_STARTS = (0.05, 0.1, 0.2, 0.4)  # init grid for α_N and α_D (Kaplan 2020 finds 0.076, 0.103)
-DISAGREE_RTOL = 0.02  # near-best starts whose exponents differ by more than this are reported
 
 
 def joint_arrays(runs: pd.DataFrame, loss_col: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -53,41 +53,34 @@ def fit_kaplan_nd_arrays(n, d, loss, starts=None) -> FitResult:
         fit = least_squares(lambda t: kaplan_nd_log_loss(t, ln_n, ln_d) - ln_l, start, method="trf",
                             bounds=([1e-4, 1e-4, -np.inf, -np.inf], [5, 5, np.inf, np.inf]), x_scale="jac")
         fits.append((fit.cost, fit, start))
-    fits.sort(key=lambda item: item[0])
-    best_cost, best, start = fits[0]
+    best, diagnostics = multistart_best(fits, exponent_slice=slice(0, 2))
     theta = best.x
     params = dict(zip(KAPLAN_ND_KEYS, [theta[0], theta[1], math.exp(theta[2]), math.exp(theta[3])]))
 
     def predict(n_new, d_new):
         return np.exp(kaplan_nd_log_loss(theta, np.log(n_new), np.log(d_new)))
 
-    diagnostics = start_diagnostics(fits, best_cost, start, theta, exponent_slice=slice(0, 2))
     message = "converged" if best.success else f"{name}: {best.message}"
     return FitResult(name, {k: float(v) for k, v in params.items()}, bool(best.success), message,
                      r2_log=r2_log(loss, predict(n, d)), n_points=len(loss), diagnostics=diagnostics,
                      predict=predict, extra={"theta": theta})
 
 
-def start_diagnostics(fits, best_cost, start, theta, exponent_slice) -> list[str]:
-    """'ended at initial values' and 'near-best starts disagree' notes for a multi-start fit."""
-    notes = []
-    near = np.array([f.x[exponent_slice] for cost, f, _ in fits if cost <= best_cost * 1.01 + 1e-15])
-    spread = near.max(axis=0) - near.min(axis=0)
-    if (spread > DISAGREE_RTOL * np.abs(theta[exponent_slice])).any():
-        notes.append(f"init-grid starts disagree: {len(near)} near-best starts, exponent spread {spread.round(4)}")
-    if at_initial_values(start, theta):
-        notes.append("fit ended at its initial values")
-    return notes
-
-
 def fit_kaplan_nd(runs: pd.DataFrame, *, loss_col: str = "final_test_loss", n_boot: int = 100,
                   seed: int = 0) -> FitResult:
-    """L(N, D) of Kaplan 2020 eq. 1.5 over completed runs; bootstrap refits start from the full-data optimum."""
-    result = fit_kaplan_nd_arrays(*joint_arrays(runs, loss_col))
+    """L(N, D) of Kaplan 2020 eq. 1.5 over completed runs, with bootstrap intervals."""
+    return fit_joint_with_bootstrap(fit_kaplan_nd_arrays, runs, loss_col, n_boot, seed)
+
+
+def fit_joint_with_bootstrap(fit_arrays: Callable[..., FitResult], runs: pd.DataFrame, loss_col: str,
+                             n_boot: int, seed: int) -> FitResult:
+    """fit_arrays(N, D, loss) on completed runs; bootstrap refits start from the full-data optimum
+    (fit_arrays(..., starts=result.extra['theta']))."""
+    result = fit_arrays(*joint_arrays(runs, loss_col))
     if not result.ok:
         return result
 
     def refit(frame):
-        return fit_kaplan_nd_arrays(*joint_arrays(frame, loss_col), starts=result.extra["theta"])
+        return fit_arrays(*joint_arrays(frame, loss_col), starts=result.extra["theta"])
 
     return attach_bootstrap(result, refit, runs, n_boot, seed)

@@ -9,11 +9,10 @@ from scipy.optimize import least_squares
 
 from analysis.bootstrap import attach_bootstrap
 from analysis.data import aggregate_replicates, select_grid
-from analysis.result import FitResult, at_initial_values, check_points, r2_log
+from analysis.result import FitResult, check_points, multistart_best, r2_log
 
 FLOOR_START_FRACTIONS = (0.0, 0.3, 0.6, 0.8, 0.9, 0.95)  # L∞ starts as fractions of the smallest loss
 FLOOR_LOG_RANGE = 20.0  # L∞ may sit e^-20 below the smallest loss; there it means "no floor"
-DISAGREE_RTOL = 0.02  # near-best starts whose exponents differ by more than this are reported
 
 
 def power_law_value(x, alpha: float, x_c: float, l_inf: float = 0.0) -> np.ndarray:
@@ -29,7 +28,7 @@ def _floor_residuals(theta, lx, ly, sw):
 def _fit_floor(lx: np.ndarray, ly: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, bool, list[str]]:
     """Least squares on log L = LSE(e, k - α·lx) from a grid of L∞ starts; best kept."""
     lo_e = ly.min() - FLOOR_LOG_RANGE
-    fits, diagnostics = [], []
+    fits = []
     for fraction in FLOOR_START_FRACTIONS:
         floor = fraction * math.exp(ly.min())
         slope, k0 = np.polyfit(lx, np.log(np.exp(ly) - floor), 1, w=np.sqrt(w))
@@ -37,13 +36,7 @@ def _fit_floor(lx: np.ndarray, ly: np.ndarray, w: np.ndarray) -> tuple[np.ndarra
         fit = least_squares(_floor_residuals, start, args=(lx, ly, np.sqrt(w)), method="trf",
                             bounds=([-np.inf, 0.0, lo_e], [np.inf, 10.0, np.inf]), x_scale="jac")
         fits.append((fit.cost, fit, start))
-    fits.sort(key=lambda item: item[0])
-    best_cost, best, start = fits[0]
-    near = [f.x[1] for cost, f, _ in fits if cost <= best_cost * 1.01 + 1e-15]
-    if max(near) - min(near) > DISAGREE_RTOL * best.x[1]:
-        diagnostics.append(f"init-grid starts disagree: near-best exponents span {min(near):.4g}..{max(near):.4g}")
-    if at_initial_values(start, best.x):
-        diagnostics.append("fit ended at its initial values")
+    best, diagnostics = multistart_best(fits, exponent_slice=slice(1, 2))
     if best.x[2] <= lo_e + 1e-6:
         diagnostics.append("L_inf at its lower bound: the data show no irreducible loss")
     return best.x, bool(best.success), diagnostics

@@ -8,6 +8,8 @@ from typing import Any, Callable
 import numpy as np
 
 MIN_DISTINCT_X = 3  # fewer distinct abscissae cannot constrain a two-parameter power law plus noise
+DISAGREE_RTOL = 0.02  # near-best starts whose exponents differ by more than this are reported
+NEAR_BEST_RTOL = 0.01  # a start is near-best when its cost is within 1% of the best
 
 
 @dataclass
@@ -76,3 +78,19 @@ def check_points(name: str, x: np.ndarray, loss: np.ndarray) -> str | None:
 def at_initial_values(start: np.ndarray, end: np.ndarray) -> bool:
     """True when an optimiser returned (almost) exactly where it started."""
     return bool(np.allclose(start, end, rtol=1e-7, atol=1e-10))
+
+
+def multistart_best(fits: list[tuple[float, Any, np.ndarray]], exponent_slice: slice) -> tuple[Any, list[str]]:
+    """The lowest-cost result of a multi-start fit, given as (cost, scipy result, start) triples, and
+    its notes: near-best starts whose exponents (result.x[exponent_slice]) disagree by more than
+    DISAGREE_RTOL of the best's, and a best fit that ended at its own start."""
+    best_cost, best, start = min(fits, key=lambda item: item[0])
+    notes = []
+    near = np.array([f.x[exponent_slice] for cost, f, _ in fits
+                     if cost <= best_cost * (1 + NEAR_BEST_RTOL) + 1e-15])
+    spread = near.max(axis=0) - near.min(axis=0)
+    if (spread > DISAGREE_RTOL * np.abs(best.x[exponent_slice])).any():
+        notes.append(f"init-grid starts disagree: {len(near)} near-best starts, exponent spread {spread.round(4)}")
+    if at_initial_values(start, best.x):
+        notes.append("fit ended at its initial values")
+    return best, notes
