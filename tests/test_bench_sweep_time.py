@@ -41,14 +41,14 @@ def test_sweep_summary_of_a_sequential_and_a_parallel_sweep(tmp_path, data_overr
     write_fake_run(tmp_path, "b", 50.0)
     log = tmp_path / "sweep.log"
     log.write_text("[10:00:00] sweep plan:\n[10:01:40] sweep done\n")  # 100 s
-    row = sweep_summary(tmp_path, plan, log)
+    row = sweep_summary(tmp_path, store.load_runs(tmp_path), plan, log)
     assert (row["runs_found"], row["sum_wall_time_s"], row["end_to_end_s"]) == (2, 80.0, 100.0)
     assert not row["runs_overlapped"] and row["outside_training_fraction"] == pytest.approx(0.2)
     log.write_text("[10:00:00] sweep plan:\n[10:01:00] sweep done\n")  # two jobs side by side: 60 s
-    row = sweep_summary(tmp_path, plan, log)
+    row = sweep_summary(tmp_path, store.load_runs(tmp_path), plan, log)
     assert row["runs_overlapped"] and math.isnan(row["outside_training_fraction"])
 
 
 def test_sweep_summary_names_an_empty_results_folder(tmp_path):
     with pytest.raises(FileNotFoundError, match="no run files"):
-        sweep_summary(tmp_path, [], None)
+        sweep_summary(tmp_path, store.load_runs(tmp_path), [], None)

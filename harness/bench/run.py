@@ -11,6 +11,7 @@ from typing import Dict, List, Optional
 import pandas as pd
 import torch
 
+from harness import store
 from harness.bench.ceiling import preset_ceiling
 from harness.bench.machine import PEAK_SIZES, Machine, describe
 from harness.bench.report import write_outputs
@@ -97,8 +98,9 @@ def measure_variants(opts: BenchOptions, device: torch.device, cache: dict, work
 def measure_sweep(opts: BenchOptions) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The finished sweep's summary row and per-run times."""
     plan = preset_plan(opts.sweep_preset, opts.overrides)
-    summary = sweep_summary(opts.results_dir, plan, opts.sweep_log)
-    return pd.DataFrame([summary]), per_run_times(opts.results_dir)
+    runs = store.load_runs(opts.results_dir)
+    summary = sweep_summary(opts.results_dir, runs, plan, opts.sweep_log)
+    return pd.DataFrame([summary]), per_run_times(runs)
 
 
 def run_benchmark(opts: BenchOptions, command: str = "python scripts/bench.py") -> str:

@@ -49,12 +49,13 @@ def planned_compute(plan: Sequence[PlannedRun]) -> dict:
                                              for p in plan))}
 
 
-def sweep_summary(results_dir: Path, plan: Sequence[PlannedRun], sweep_log: Optional[Path] = None) -> dict:
-    """Planned compute, Σ wall_time_s, end-to-end time (and its source), and the share outside training runs."""
+def sweep_summary(results_dir: Path, runs: pd.DataFrame, plan: Sequence[PlannedRun],
+                  sweep_log: Optional[Path] = None) -> dict:
+    """Planned compute, Σ wall_time_s, end-to-end time (and its source), and the share outside training runs,
+    for the finished `runs` (store.load_runs) of `results_dir`."""
     files = store.run_files(results_dir)
     if not files:
         raise FileNotFoundError(f"--results-dir={results_dir}: no run files under {store.runs_dir(results_dir)}")
-    runs = store.load_runs(results_dir)
     span = log_span_s(sweep_log) if sweep_log else None
     source = f"sweep log {sweep_log}" if span is not None else "run-file mtimes + first run's wall_time_s"
     if span is None:
@@ -74,9 +75,8 @@ def outside_training_fraction(end_to_end_s: float, sum_wall_time_s: float) -> fl
     return (end_to_end_s - sum_wall_time_s) / end_to_end_s
 
 
-def per_run_times(results_dir: Path) -> pd.DataFrame:
-    """One row per finished run: shape, D, wall time, measured tokens/s and FLOPs/s (exact)."""
-    runs = store.load_runs(results_dir)
+def per_run_times(runs: pd.DataFrame) -> pd.DataFrame:
+    """One row per finished run (store.load_runs): shape, D, wall time, measured tokens/s and FLOPs/s (exact)."""
     cols = ["run_id", "grid", "n_layer", "d_model", "params_non_embedding", "tokens", "steps", "wall_time_s"]
     table = runs[cols].copy()
     table["tokens_per_s"] = runs["tokens"] / runs["wall_time_s"]
