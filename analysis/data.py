@@ -44,9 +44,18 @@ def select_grid(runs: pd.DataFrame, grid: str) -> tuple[pd.DataFrame, str]:
     else:
         raise ValueError(f"grid={grid!r}: select_grid knows 'n_grid' and 'd_grid'")
     if grid == "n_grid":  # each model's loss at the largest D it was trained on (Kaplan 2020 sec. 3)
-        max_tokens = chosen.groupby(["n_layer", "d_model"])["tokens"].transform("max")
-        chosen = chosen[chosen["tokens"] == max_tokens]
+        chosen = largest_d_per_shape(chosen)
     return chosen.copy(), note
+
+
+SHAPE_COLUMNS = ["n_layer", "d_model", "n_head", "d_ff"]
+
+
+def largest_d_per_shape(runs: pd.DataFrame) -> pd.DataFrame:
+    """The runs of each model shape (SHAPE_COLUMNS present) at that shape's largest token count (seed
+    replicates kept)."""
+    shape = [c for c in SHAPE_COLUMNS if c in runs]
+    return runs[runs["tokens"] == runs.groupby(shape)["tokens"].transform("max")]
 
 
 def aggregate_replicates(runs: pd.DataFrame, x_col: str, loss_col: str) -> pd.DataFrame:

@@ -6,6 +6,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from analysis.data import largest_d_per_shape
 from analysis.plotting import loglog, new_figure, save_figure
 
 SHAPE_AXES = (("aspect_ratio", "aspect ratio d_model / n_layer"), ("n_head", "attention heads n_head"),
@@ -31,15 +32,6 @@ def plot_shape_dependence(table: pd.DataFrame, out_dir: Path) -> Path:
         ax.set_ylabel("loss increase over best shape (%)")
         ax.legend(fontsize=7)
     return save_figure(fig, out_dir, "architecture_shape")
-
-
-SHAPE_COLUMNS = ["n_layer", "d_model", "n_head", "d_ff"]
-
-
-def largest_d_per_shape(runs: pd.DataFrame) -> pd.DataFrame:
-    """The runs of each model shape at that shape's largest token count (seed replicates kept)."""
-    shape = [c for c in SHAPE_COLUMNS if c in runs]
-    return runs[runs["tokens"] == runs.groupby(shape)["tokens"].transform("max")]
 
 
 def plot_embedding_counting(runs: pd.DataFrame, out_dir: Path, loss_col: str = "final_test_loss") -> Path:

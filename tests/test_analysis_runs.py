@@ -78,7 +78,7 @@ def test_extrapolation_and_comparison_share_the_fit_without_the_largest_n(monkey
 def test_embedding_figure_takes_each_shape_at_its_largest_d_only():
     import pandas as pd
 
-    from analysis.plots_architecture import largest_d_per_shape
+    from analysis.data import largest_d_per_shape
 
     runs = pd.DataFrame({"n_layer": [4, 4, 4, 2, 2], "d_model": [96, 96, 96, 64, 64], "n_head": 4, "d_ff": 256,
                          "tokens": [1e5, 1e6, 2e6, 1e6, 1e6], "seed": [0, 0, 0, 0, 1]})
