@@ -6,7 +6,8 @@ import math
 import numpy as np
 import pandas as pd
 
-COMPUTE_CONVENTIONS = ("6n", "6n_logits", "palm", "exact")  # column suffixes, docs/architecture.md
+from harness.store import COMPUTE_CONVENTIONS  # column suffixes, docs/architecture.md
+
 MIN_SEEDS_FOR_OWN_VARIANCE = 3  # fewer replicates give too wild a per-point variance to weight by
 
 
@@ -105,6 +106,12 @@ def replicate_noise(runs: pd.DataFrame, loss_col: str = "final_test_loss") -> pd
 
 def final_compute(runs: pd.DataFrame, convention: str) -> pd.Series:
     """Training FLOPs of each run's whole budget under a convention: flops_per_token_<key> x tokens."""
-    if convention not in COMPUTE_CONVENTIONS:
-        raise ValueError(f"convention={convention!r}: expected one of {COMPUTE_CONVENTIONS}")
+    check_convention(convention)
     return runs[f"flops_per_token_{convention}"].astype(float) * runs["tokens"].astype(float)
+
+
+def check_convention(key: str) -> str:
+    """`key` if it is one of COMPUTE_CONVENTIONS, else ValueError naming the valid ones."""
+    if key not in COMPUTE_CONVENTIONS:
+        raise ValueError(f"compute convention {key!r}: expected one of {COMPUTE_CONVENTIONS}")
+    return key

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.bootstrap import attach_bootstrap
-from analysis.data import COMPUTE_CONVENTIONS
+from analysis.data import check_convention
 from analysis.powerlaw import fit_power_law
 from analysis.result import MIN_DISTINCT_X, FitResult
 
@@ -15,10 +15,7 @@ ENVELOPE_POINTS = 80  # log-spaced compute values at which the lower envelope is
 
 def compute_column(convention: str) -> str:
     """'compute_<key>' for a convention key ('6n') or a column name ('compute_6n')."""
-    key = convention.removeprefix("compute_")
-    if key not in COMPUTE_CONVENTIONS:
-        raise ValueError(f"compute convention {convention!r}: expected one of {COMPUTE_CONVENTIONS}")
-    return f"compute_{key}"
+    return f"compute_{check_convention(convention.removeprefix('compute_'))}"
 
 
 def _usable_curves(curves: pd.DataFrame, column: str) -> pd.DataFrame:

@@ -6,15 +6,12 @@ KAPLAN_N_C = 8.8e13  # Kaplan 2020 eq. 1.1: N_c in non-embedding parameters
 KAPLAN_ALPHA_D = 0.095  # Kaplan 2020 eq. 1.2: L(D) = (D_c/D)^α_D
 KAPLAN_D_C = 5.4e13  # Kaplan 2020 eq. 1.2: D_c in tokens
 KAPLAN_ALPHA_C_MIN = 0.050  # Kaplan 2020 eq. 1.3 / sec. 1.1: L(C_min) = (C_c^min/C_min)^α_C^min
-KAPLAN_C_C_MIN_PF_DAYS = 3.1e8  # Kaplan 2020 eq. 1.3: C_c^min in PF-days
 KAPLAN_ND_ALPHA_N = 0.076  # Kaplan 2020 Table 2 (fit of eq. 1.5 L(N, D))
 KAPLAN_ND_ALPHA_D = 0.103  # Kaplan 2020 Table 2 (fit of eq. 1.5 L(N, D))
 KAPLAN_N_OPT_EXPONENT = 0.73  # Kaplan 2020 eq. 1.7 / sec. 6.1: N_opt ∝ C_min^0.73
 KAPLAN_SHAPE_SPREAD_PCT = 3.0  # Kaplan 2020 Fig. 5 caption: aspect ratio varied 40x stays "within 3%"
 
 # Hoffmann et al. 2022, "Training Compute-Optimal Large Language Models" (arXiv:2203.15556).
-CHINCHILLA_A_EXPONENT = 0.50  # Hoffmann 2022 Table 2, approach 1: N_opt ∝ C^a
-CHINCHILLA_B_EXPONENT = 0.50  # Hoffmann 2022 Table 2, approach 1: D_opt ∝ C^b
 CHINCHILLA_ISOFLOP_A = 0.49  # Hoffmann 2022 Table 2, approach 2 (IsoFLOP profiles)
 CHINCHILLA_ISOFLOP_B = 0.51  # Hoffmann 2022 Table 2, approach 2 (IsoFLOP profiles)
 CHINCHILLA_PARAMETRIC_A = 0.46  # Hoffmann 2022 Table 2, approach 3 (parametric fit)
@@ -28,17 +25,3 @@ CHINCHILLA_HUBER_DELTA = 1e-3  # Hoffmann 2022 app. D.2: Huber δ on log-space r
 
 # Training FLOPs per parameter per token, C ≈ 6·N·D.
 FLOPS_PER_PARAM_TOKEN = 6.0  # Kaplan 2020 Table 1 / sec. 2.1; Hoffmann 2022 sec. 3.2 (D_opt = C/(6 N_opt))
-
-PUBLISHED_EXPONENTS = {
-    # fitted parameter name -> (published value, citation)
-    "alpha_N": (KAPLAN_ALPHA_N, "Kaplan 2020 eq. 1.1"),
-    "alpha_D": (KAPLAN_ALPHA_D, "Kaplan 2020 eq. 1.2"),
-    "alpha_C": (KAPLAN_ALPHA_C_MIN, "Kaplan 2020 eq. 1.3"),
-    "a_Nopt": (KAPLAN_N_OPT_EXPONENT, "Kaplan 2020 eq. 1.7"),
-    "a": (CHINCHILLA_ISOFLOP_A, "Hoffmann 2022 Table 2 (approach 2)"),
-    "b": (CHINCHILLA_ISOFLOP_B, "Hoffmann 2022 Table 2 (approach 2)"),
-    "alpha": (CHINCHILLA_ALPHA, "Hoffmann 2022 eq. 10"),
-    "beta": (CHINCHILLA_BETA, "Hoffmann 2022 eq. 10"),
-    "a_from_fit": (CHINCHILLA_PARAMETRIC_A, "Hoffmann 2022 Table 2 (approach 3)"),
-    "b_from_fit": (CHINCHILLA_PARAMETRIC_B, "Hoffmann 2022 Table 2 (approach 3)"),
-}

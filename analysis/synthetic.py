@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import published as pub
+from analysis.data import COMPUTE_CONVENTIONS
 
 N_CTX, VOCAB = 128, 512  # toy context length and vocabulary for the derived FLOP columns
 CURVE_POINTS = 24  # logged evaluations per synthetic learning curve
@@ -32,7 +33,7 @@ class Law:
     def n_opt(self, compute):
         """Exact compute-optimal N for C = 6ND (Hoffmann 2022 eq. 4)."""
         g = (self.alpha * self.A / (self.beta * self.B)) ** (1 / (self.alpha + self.beta))
-        return g * (np.asarray(compute, float) / 6) ** (self.beta / (self.alpha + self.beta))
+        return g * (np.asarray(compute, float) / pub.FLOPS_PER_PARAM_TOKEN) ** (self.beta / (self.alpha + self.beta))
 
 
 def run_metadata(run_id: str, n_layer: int, d_model: int, tokens: float, grid: str, seed: int = 0,
@@ -57,7 +58,7 @@ def learning_curve(meta: dict, law: Law, noise: float, rng: np.random.Generator)
     curve = pd.DataFrame({"run_id": meta["run_id"], "step": tokens // (8 * N_CTX), "tokens": tokens,
                           "train_loss": loss * 1.01, "test_loss": loss, "lr": 1e-3,
                           "elapsed_s": tokens / 1e5})
-    for key in ("6n", "6n_logits", "palm", "exact"):
+    for key in COMPUTE_CONVENTIONS:
         curve[f"compute_{key}"] = meta[f"flops_per_token_{key}"] * tokens.astype(float)
     return curve
 
@@ -75,7 +76,7 @@ def _grid_points(law: Law) -> list[tuple[str, int, int, float, float]]:
     for budget in (1e14, 1e15, 1e16, 1e17):
         for factor in np.geomspace(1 / 8, 8, 7):
             d_model = int(round(np.sqrt(law.n_opt(budget) * factor / 48)))
-            points.append(("isoflop", 4, d_model, budget / (6 * 48 * d_model**2), budget))
+            points.append(("isoflop", 4, d_model, budget / (pub.FLOPS_PER_PARAM_TOKEN * 48 * d_model**2), budget))
     points += [("arch_shape", n_layer, d, 1e8, np.nan) for n_layer, d in ((2, 204), (4, 144), (8, 102), (16, 72))]
     return points
 

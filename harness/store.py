@@ -24,9 +24,12 @@ ON_ERROR = ("raise", "skip")  # what load_runs / load_curves do with an unreadab
 METADATA_KEY = b"scalinglab"
 RUNS_SUBDIR = "runs"
 
+# FLOP conventions: the keys of models.flops.TRAIN_FLOPS_PER_TOKEN (tests/test_models_flops.py checks
+# they agree), the suffixes of the compute_<key> curve columns and flops_per_token_<key> metadata.
+COMPUTE_CONVENTIONS = ("6n", "6n_logits", "palm", "exact")
 CURVE_COLUMNS = (
     "run_id", "step", "tokens",
-    "compute_6n", "compute_6n_logits", "compute_palm", "compute_exact",
+    *(f"compute_{key}" for key in COMPUTE_CONVENTIONS),
     "train_loss", "test_loss", "lr", "elapsed_s",
 )
 

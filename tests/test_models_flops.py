@@ -17,6 +17,7 @@ from models import (
     flops_per_token_train_exact,
     forward_flops_breakdown,
 )
+from harness.store import COMPUTE_CONVENTIONS
 
 # n_layer=2, d_model=32, n_ctx=16, vocab=50, d_ff=128: N = 24,576 + 896 = 25,472 (module count).
 SMALL = GPTConfig(n_layer=2, d_model=32, n_head=4, n_ctx=16, vocab_size=50)
@@ -85,6 +86,7 @@ def test_train_flops_table_has_the_architecture_doc_keys():
         "palm": flops_per_token_palm,
         "exact": flops_per_token_train_exact,
     }
+    assert tuple(TRAIN_FLOPS_PER_TOKEN) == COMPUTE_CONVENTIONS  # the curve columns and analysis use these
 
 
 @pytest.mark.parametrize("cfg", COUNTER_SHAPES)
