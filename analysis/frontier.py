@@ -18,7 +18,9 @@ def compute_column(convention: str) -> str:
     return f"compute_{check_convention(convention.removeprefix('compute_'))}"
 
 
-def _usable_curves(curves: pd.DataFrame, column: str) -> pd.DataFrame:
+def usable_curves(curves: pd.DataFrame, column: str) -> pd.DataFrame:
+    """Curve points of completed runs with a finite positive test loss and positive compute (the frontier's
+    input, and what Figure 1's compute panel draws)."""
     keep = np.isfinite(curves["test_loss"]) & (curves["test_loss"] > 0) & (curves[column] > 0)
     if "status" in curves:
         keep &= curves["status"] == "completed"
@@ -55,7 +57,7 @@ def compute_envelope(curves: pd.DataFrame, compute: str = "6n", n_points: int = 
                      method: str = "interp") -> pd.DataFrame:
     """Lower envelope of all learning curves: columns compute, loss, run_id, N (the model on it)."""
     column = compute_column(compute)
-    usable = _usable_curves(curves, column)
+    usable = usable_curves(curves, column)
     if usable.empty:
         return pd.DataFrame(columns=["compute", "loss", "run_id", "N"])
     if method == "interp":

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.colors import LogNorm
 
+from analysis.frontier import usable_curves
 from analysis.plotting import fit_line, loglog, mark_empty, new_figure, save_figure
 from analysis.result import FitResult
 
@@ -16,7 +17,7 @@ def _panel_compute(ax, fig, curves: pd.DataFrame, frontier: FitResult | None) ->
     if frontier is None or curves.empty:
         return mark_empty(ax, "no learning curves with this compute column")
     column = frontier.extra.get("compute", "compute_6n")
-    usable = curves[(curves["status"] == "completed") & np.isfinite(curves["test_loss"]) & (curves[column] > 0)]
+    usable = usable_curves(curves, column)
     if usable.empty:
         return mark_empty(ax, "no learning curves")
     norm = LogNorm(usable["params_non_embedding"].min(), usable["params_non_embedding"].max() * 1.0001)
