@@ -1,7 +1,6 @@
 """Architecture independence (Kaplan 2020 sec. 3.1, Fig. 5): loss spread across shapes at fixed N."""
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from analysis.data import shape_label

@@ -23,8 +23,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from configs.errors import ConfigError
 from configs.grid import sweep_axes_to_grid
 from configs.run import CONFIG_DIR, to_run_config
-from harness.plan import (PlannedRun, build_plan, format_plan, measure_matmul_flops, point_of, read_plan,
-                          sweep_progress, write_plan)
+from harness.plan import PlannedRun, build_plan, format_plan, point_of, read_plan, sweep_progress, write_plan
 from harness.resolve import resolve
 from harness.runner import RunResult, execute, tidy_finished
 

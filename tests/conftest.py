@@ -11,12 +11,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from hydra import compose, initialize_config_dir
 
 import configs.run
 from configs.data import DataConfig
 from configs.run import RunConfig, to_run_config
+from harness import store
 from harness.data import prepare_data
 
 REPO = Path(__file__).resolve().parent.parent
@@ -73,12 +75,34 @@ def run_config(compose_config):
 
 
 @pytest.fixture(scope="session")
-def run_script(data_overrides):
+def script_command(data_overrides):
+    """script_command(name, args) -> the argv of scripts/<name> on the smoke data (for Popen)."""
+
+    def _command(name: str, args: list[str]) -> list[str]:
+        return [sys.executable, str(SCRIPTS / name), *data_overrides, *args]
+
+    return _command
+
+
+@pytest.fixture(scope="session")
+def run_script(script_command):
     """run_script(name, args, cwd) -> CompletedProcess of scripts/<name> with the smoke data, output merged."""
 
     def _run(name: str, args: list[str], cwd: Path) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, str(SCRIPTS / name), *data_overrides, *args], cwd=cwd,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                              timeout=SCRIPT_TIMEOUT_S)
+        return subprocess.run(script_command(name, args), cwd=cwd, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True, timeout=SCRIPT_TIMEOUT_S)
 
     return _run
+
+
+@pytest.fixture(scope="session")
+def write_fake_run():
+    """write_fake_run(results_dir, run_id, loss=3.0, **metadata) -> path of a one-row run file (every curve
+    column = loss, step 1, 512 tokens; status 'completed', final_test_loss = loss, plus `metadata`)."""
+
+    def _write(results_dir: Path, run_id: str, loss: float = 3.0, **metadata) -> Path:
+        curve = pd.DataFrame({c: [loss] for c in store.CURVE_COLUMNS}).assign(run_id=run_id, step=1, tokens=512)
+        return store.write_run(results_dir, curve, {"run_id": run_id, "status": "completed",
+                                                    "final_test_loss": loss, **metadata})
+
+    return _write

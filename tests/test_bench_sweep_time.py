@@ -2,18 +2,12 @@
 
 import math
 
-import pandas as pd
 import pytest
 
 from harness import store
 from harness.bench.shapes import preset_plan
 from harness.bench.sweep_time import log_span_s, outside_training_fraction, planned_compute, sweep_summary
 from models.flops import TRAIN_FLOPS_PER_TOKEN
-
-
-def write_fake_run(results_dir, run_id: str, wall_time_s: float) -> None:
-    curve = pd.DataFrame({c: [0.0] for c in store.CURVE_COLUMNS})
-    store.write_run(results_dir, curve, {"run_id": run_id, "wall_time_s": wall_time_s})
 
 
 def test_log_span_counts_both_stamp_formats_and_rolls_over_midnight(tmp_path):
@@ -30,15 +24,15 @@ def test_outside_training_fraction_is_undefined_when_runs_overlapped():
     assert math.isnan(outside_training_fraction(100.0, 180.0))
 
 
-def test_sweep_summary_of_a_sequential_and_a_parallel_sweep(tmp_path, data_overrides):
+def test_sweep_summary_of_a_sequential_and_a_parallel_sweep(tmp_path, data_overrides, write_fake_run):
     plan = preset_plan("smoke", data_overrides)
     compute = planned_compute(plan)
     assert compute["planned_runs"] == len(plan) == 6
     assert compute["planned_flops_6nd"] == sum(6 * p.run.params.non_embedding * p.run.tokens for p in plan)
     assert compute["planned_flops_exact"] == sum(p.run.tokens * TRAIN_FLOPS_PER_TOKEN["exact"](p.run.gpt)
                                                  for p in plan)
-    write_fake_run(tmp_path, "a", 30.0)
-    write_fake_run(tmp_path, "b", 50.0)
+    write_fake_run(tmp_path, "a", wall_time_s=30.0)
+    write_fake_run(tmp_path, "b", wall_time_s=50.0)
     log = tmp_path / "sweep.log"
     log.write_text("[10:00:00] sweep plan:\n[10:01:40] sweep done\n")  # 100 s
     row = sweep_summary(tmp_path, store.load_runs(tmp_path), plan, log)

@@ -4,43 +4,37 @@ valid UTF-8 are skipped, counted and named in a warning (the policy documented i
 from __future__ import annotations
 
 import logging
-import subprocess
-import sys
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
 from configs.data import DataConfig, TextFilesConfig
 from configs.errors import ConfigError
-from harness import store
 from harness.data import prepare_data
 from harness.data.stdlib_corpus import stdlib_root
 
-SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "sweep.py"
 # Real text for the BPE; with test_permille=500 the hashed split of these names puts files on both sides.
 STDLIB_SOURCES = ("json/__init__.py", "logging/__init__.py", "subprocess.py", "argparse.py", "shutil.py",
                   "textwrap.py", "string.py")
 LATIN1 = "caf\xe9 cr\xe8me br\xfbl\xe9e\n".encode("latin-1")  # \xe9 alone is not valid UTF-8
 
 
-def _existing_results(folder: Path) -> dict:
+def _existing_results(folder: Path, write_fake_run) -> dict:
     """A results folder holding one earlier run; returns its files' bytes for a before/after comparison."""
-    curve = pd.DataFrame({c: [1.0] for c in store.CURVE_COLUMNS}).assign(run_id="earlier", step=1, tokens=512)
-    store.write_run(folder, curve, {"run_id": "earlier", "status": "completed"})
+    write_fake_run(folder, "earlier")
     return {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
 
 
-def test_empty_corpus_stops_the_sweep_naming_its_files_and_leaves_results_alone(tmp_path, data_overrides):
+def test_empty_corpus_stops_the_sweep_naming_its_files_and_leaves_results_alone(tmp_path, run_script,
+                                                                                 write_fake_run):
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     for name in ("a.txt", "b.txt"):
         (corpus / name).write_bytes(b"")
     results = tmp_path / "results"
-    before = _existing_results(results)
-    done = subprocess.run([sys.executable, str(SCRIPT), *data_overrides, "sweep=smoke", "data.corpus=text_files",
-                           f"data.text_files.globs=[{corpus}/*.txt]", f"sweep.results_dir={results}"],
-                          cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300)
+    before = _existing_results(results, write_fake_run)
+    done = run_script("sweep.py", ["sweep=smoke", "data.corpus=text_files", f"data.text_files.globs=[{corpus}/*.txt]",
+                                   f"sweep.results_dir={results}"], tmp_path)
     assert done.returncode == 2
     errors = [line for line in done.stdout.splitlines() if "invalid config" in line]
     assert len(errors) == 1 and "data.text_files.globs" in errors[0]

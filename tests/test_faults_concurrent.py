@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -17,7 +16,6 @@ from harness.resolve import resolve
 
 pytestmark = pytest.mark.slow  # trains real (tiny) models
 
-SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "sweep.py"
 COMMON = ["sweep=smoke", "model.n_layer=1,2", "train.tokens=16384", "train.threads=1", "sweep.analyze=false"]
 # Both grids start with d_model=32, so the two processes meet on the same runs from their first step.
 GRIDS = (["model.d_model=32,16"], ["model.d_model=32,48"])
@@ -27,14 +25,14 @@ TIMEOUT_S = 300
 
 
 @pytest.fixture(scope="module")
-def two_sweeps(tmp_path_factory, data_overrides):
+def two_sweeps(tmp_path_factory, script_command):
     results = tmp_path_factory.mktemp("shared")
     logs = [results.parent / f"sweep{i}.log" for i in range(2)]
     procs = []
     for grid, log in zip(GRIDS, logs):
         with open(log, "w") as out:
-            procs.append(subprocess.Popen([sys.executable, str(SCRIPT), *data_overrides, *COMMON, *grid,
-                                           f"sweep.results_dir={results}"], cwd=results.parent,
+            procs.append(subprocess.Popen(script_command("sweep.py", [*COMMON, *grid, f"sweep.results_dir={results}"]),
+                                          cwd=results.parent,
                                           stdout=out, stderr=subprocess.STDOUT))
     snapshots, start = [], time.time()
     while any(p.poll() is None for p in procs) and time.time() - start < TIMEOUT_S:
@@ -100,7 +98,7 @@ def test_run_finished_by_another_process_while_this_one_prepared_data_is_not_ret
     assert list((tmp_path / "shared" / "claims").iterdir()) == []
 
 
-def test_sweep_leaves_a_run_claimed_by_a_live_process_and_says_so(tmp_path, data_overrides, run_config):
+def test_sweep_leaves_a_run_claimed_by_a_live_process_and_says_so(tmp_path, run_script, run_config):
     """A run held by a live process (this test's own pid) is not trained; the last lines count it."""
     import json
     import os
@@ -112,11 +110,9 @@ def test_sweep_leaves_a_run_claimed_by_a_live_process_and_says_so(tmp_path, data
     claim = claims.claim_path(tmp_path, held.run_id)
     claim.parent.mkdir(parents=True)
     claim.write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "started": time.time()}))
-    done = subprocess.run([sys.executable, str(SCRIPT), *data_overrides, "sweep=smoke", "model.d_model=16",
-                           "model.n_layer=1,2", "train.tokens=16384", "train.batch_size=8", "model.n_ctx=64",
-                           "train.threads=1", "sweep.analyze=false", f"sweep.results_dir={tmp_path}"],
-                          cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                          timeout=TIMEOUT_S)
+    done = run_script("sweep.py", ["sweep=smoke", "model.d_model=16", "model.n_layer=1,2", "train.tokens=16384",
+                                   "train.batch_size=8", "model.n_ctx=64", "train.threads=1", "sweep.analyze=false",
+                                   f"sweep.results_dir={tmp_path}"], tmp_path)
     assert done.returncode == 0, done.stdout[-2000:]
     assert not store.run_path(tmp_path, held.run_id).exists()
     assert "sweep done: 1 of 2 runs have results" in done.stdout

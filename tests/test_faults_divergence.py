@@ -4,9 +4,6 @@ happened, and the sweep goes on to its next run."""
 from __future__ import annotations
 
 import math
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
@@ -14,7 +11,6 @@ from harness import store
 
 pytestmark = pytest.mark.slow  # trains real (tiny) models
 
-SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "sweep.py"
 # lr 1e4 with AdamW's decoupled weight decay 0.1 multiplies every matrix by (1 - 1e3) per step: the
 # weights overflow float32 within a few dozen steps. The diverging point comes first in the grid.
 GRID = ["train.lr_rule=fixed", "train.lr=1e4,1e-3"]
@@ -23,11 +19,9 @@ TINY = ["sweep=smoke", "model.d_model=16", "model.n_layer=1", "train.tokens=1638
 
 
 @pytest.fixture(scope="module")
-def sweep(tmp_path_factory, data_overrides):
+def sweep(tmp_path_factory, run_script):
     results = tmp_path_factory.mktemp("diverge")
-    done = subprocess.run([sys.executable, str(SCRIPT), *data_overrides, *TINY, *GRID,
-                           f"sweep.results_dir={results}"], cwd=results, timeout=300,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    done = run_script("sweep.py", [*TINY, *GRID, f"sweep.results_dir={results}"], results)
     runs = {meta["lr"]: (curve, meta) for curve, meta in store.read_runs(results)}
     return {"done": done, "results": results, "runs": runs}
 

@@ -13,7 +13,6 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -26,7 +25,6 @@ pytestmark = pytest.mark.slow  # trains real (tiny) models, many times over
 SEED = int(os.environ.get("SCALINGLAB_FAULT_SEED", "20261123"))
 KILLS = 10
 MAX_LIVES = 40  # bound on restarts, so a sweep that never finishes fails instead of hanging
-SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "sweep.py"
 BATCH, N_CTX = 8, 64
 # Six tiny runs of 32 steps; checkpoints every 50 ms, so a claim goes stale 250 ms after a kill.
 SWEEP_ARGS = ["sweep=smoke", "model.d_model=16,32", "model.n_layer=1,2,3", "train.tokens=16384",
@@ -37,10 +35,6 @@ KILL_AIMS = ("training", "training", "checkpoint_write", "result_write")
 MAX_TRAINING_DELAY_S = 0.8
 TRIGGER_TIMEOUT_S = 120
 FINISH_TIMEOUT_S = 240
-
-
-def _command(results: Path, data_overrides: list[str]) -> list[str]:
-    return [sys.executable, str(SCRIPT), *data_overrides, *SWEEP_ARGS, f"sweep.results_dir={results}"]
 
 
 def _temp_files(results: Path) -> list[Path]:
@@ -103,17 +97,17 @@ def _finish(results: Path, command: list[str], expected: set[str], log: Path) ->
 
 
 @pytest.fixture(scope="module")
-def killed_sweep(tmp_path_factory, data_overrides):
+def killed_sweep(tmp_path_factory, script_command):
     """A straight sweep, and the same sweep killed at least KILLS times and restarted until it is done."""
     print(f"kill schedule seed={SEED} (replay: SCALINGLAB_FAULT_SEED={SEED})")
     work = tmp_path_factory.mktemp("kill")
     straight, killed = work / "straight", work / "killed"
-    done = subprocess.run(_command(straight, data_overrides), cwd=work, timeout=FINISH_TIMEOUT_S,
+    done = subprocess.run(script_command("sweep.py", [*SWEEP_ARGS, f"sweep.results_dir={straight}"]), cwd=work, timeout=FINISH_TIMEOUT_S,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     assert done.returncode == 0, done.stdout[-3000:]
     expected = {p.stem for p in store.run_files(straight)}
     rng, lives = random.Random(SEED), []
-    command = _command(killed, data_overrides)
+    command = script_command("sweep.py", [*SWEEP_ARGS, f"sweep.results_dir={killed}"])
     while sum(life["killed"] for life in lives) < KILLS and len(lives) < MAX_LIVES:
         lives.append(_kill_one_life(killed, command, rng, work / f"life{len(lives)}.log"))
         if not lives[-1]["killed"]:

@@ -12,7 +12,6 @@ import sys
 import time
 from pathlib import Path
 
-import pandas as pd
 import pytest
 import torch
 
@@ -24,11 +23,6 @@ ANALYZE = Path(__file__).resolve().parent.parent / "scripts" / "analyze.py"
 DISK_FULL = OSError(errno.ENOSPC, "No space left on device")
 
 
-def _write(results: Path, run_id: str, loss: float = 3.0) -> Path:
-    curve = pd.DataFrame({c: [loss] for c in store.CURVE_COLUMNS}).assign(run_id=run_id, step=1, tokens=512)
-    return store.write_run(results, curve, {"run_id": run_id, "status": "completed", "final_test_loss": loss})
-
-
 def _files(folder: Path) -> dict:
     return {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
 
@@ -38,9 +32,9 @@ def _disk_full(*args, **kwargs):
 
 
 @pytest.fixture
-def folder_with_a_truncated_run(tmp_path) -> tuple[Path, Path]:
-    _write(tmp_path, "good")
-    bad = _write(tmp_path, "truncated")
+def folder_with_a_truncated_run(write_fake_run, tmp_path) -> tuple[Path, Path]:
+    write_fake_run(tmp_path, "good")
+    bad = write_fake_run(tmp_path, "truncated")
     bad.write_bytes(bad.read_bytes()[: bad.stat().st_size // 2])
     return tmp_path, bad
 
@@ -75,10 +69,10 @@ def test_file_that_is_not_parquet_at_all_is_named(tmp_path):
         store.load_runs(tmp_path)
 
 
-def test_run_file_of_another_schema_version_is_an_error_naming_it(tmp_path, monkeypatch):
-    _write(tmp_path, "current")
+def test_run_file_of_another_schema_version_is_an_error_naming_it(write_fake_run, tmp_path, monkeypatch):
+    write_fake_run(tmp_path, "current")
     monkeypatch.setattr(store, "SCHEMA_VERSION", 99)
-    old = _write(tmp_path, "future")
+    old = write_fake_run(tmp_path, "future")
     monkeypatch.undo()
     with pytest.raises(store.ResultsError, match=f"^{old}: schema_version=99, this scalinglab reads 1"):
         store.load_runs(tmp_path)
@@ -95,16 +89,16 @@ def test_analyze_script_exits_2_naming_the_bad_file_without_a_traceback(folder_w
 
 
 @pytest.mark.parametrize("target", ["write_table", "replace"])
-def test_disk_full_while_writing_a_result_keeps_earlier_results_and_leaves_no_temp_file(tmp_path, monkeypatch,
-                                                                                       target):
-    _write(tmp_path, "earlier")
-    _write(tmp_path, "rewritten", loss=3.0)
+def test_disk_full_while_writing_a_result_keeps_earlier_results_and_leaves_no_temp_file(write_fake_run, tmp_path,
+                                                                                       monkeypatch, target):
+    write_fake_run(tmp_path, "earlier")
+    write_fake_run(tmp_path, "rewritten", loss=3.0)
     before = _files(tmp_path)
     monkeypatch.setattr(*((store.pq, "write_table") if target == "write_table" else (store.os, "replace")),
                         _disk_full)
     for run_id in ("new", "rewritten"):  # a new run, and a re-trained one (sweep.force) over its old file
         with pytest.raises(OSError, match=f"could not write {store.run_path(tmp_path, run_id)}") as raised:
-            _write(tmp_path, run_id, loss=1.0)
+            write_fake_run(tmp_path, run_id, loss=1.0)
         assert raised.value.errno == errno.ENOSPC
     assert _files(tmp_path) == before  # no new file, no temp file, old files byte for byte
 
@@ -120,8 +114,9 @@ def test_disk_full_while_checkpointing_keeps_the_previous_checkpoint(tmp_path, m
 
 
 @pytest.mark.slow
-def test_disk_full_at_the_end_of_a_run_fails_it_and_keeps_earlier_results(run_config, tmp_path, monkeypatch):
-    earlier = _write(tmp_path, "earlier")
+def test_disk_full_at_the_end_of_a_run_fails_it_and_keeps_earlier_results(write_fake_run, run_config, tmp_path,
+                                                                          monkeypatch):
+    earlier = write_fake_run(tmp_path, "earlier")
     before = _files(tmp_path)
     run = resolve(run_config(tmp_path))
     monkeypatch.setattr(store.pq, "write_table", _disk_full)
@@ -132,8 +127,8 @@ def test_disk_full_at_the_end_of_a_run_fails_it_and_keeps_earlier_results(run_co
     assert list((tmp_path / "claims").iterdir()) == []  # released, so a retry can take the run
 
 
-def test_readers_ignore_temp_files_of_interrupted_writes(tmp_path):
-    _write(tmp_path, "finished")
+def test_readers_ignore_temp_files_of_interrupted_writes(write_fake_run, tmp_path):
+    write_fake_run(tmp_path, "finished")
     (store.runs_dir(tmp_path) / ".unfinished.parquet.abc123.tmp").write_bytes(b"PAR1 half a file")
     assert list(store.load_runs(tmp_path)["run_id"]) == ["finished"]
     assert set(store.load_curves(tmp_path)["run_id"]) == {"finished"}
@@ -152,10 +147,10 @@ def test_run_taking_its_claim_removes_its_own_stale_temp_files_only(run_config, 
     assert [p.exists() for p in own + others] == [False, False, True]
 
 
-def test_finished_run_left_with_a_checkpoint_and_stale_claim_is_tidied(run_config, tmp_path):
+def test_finished_run_left_with_a_checkpoint_and_stale_claim_is_tidied(write_fake_run, run_config, tmp_path):
     # A process killed between renaming its result into place and deleting its checkpoint and claim.
     run = resolve(run_config(tmp_path))
-    _write(tmp_path, run.run_id)
+    write_fake_run(tmp_path, run.run_id)
     save_checkpoint(checkpoint_path(tmp_path, run.run_id), {"step": 1})
     claim = claims.claim_path(tmp_path, run.run_id)
     assert claims.try_claim(claim, runner.stale_claim_s(run))
@@ -165,10 +160,10 @@ def test_finished_run_left_with_a_checkpoint_and_stale_claim_is_tidied(run_confi
     assert list((tmp_path / "checkpoints").iterdir()) == list((tmp_path / "claims").iterdir()) == []
 
 
-def test_finished_run_whose_claim_is_alive_is_not_tidied(run_config, tmp_path):
+def test_finished_run_whose_claim_is_alive_is_not_tidied(write_fake_run, run_config, tmp_path):
     # Another process holds the claim (e.g. re-training with sweep.force): its checkpoint stays.
     run = resolve(run_config(tmp_path))
-    _write(tmp_path, run.run_id)
+    write_fake_run(tmp_path, run.run_id)
     ckpt = checkpoint_path(tmp_path, run.run_id)
     save_checkpoint(ckpt, {"step": 1})
     assert claims.try_claim(claims.claim_path(tmp_path, run.run_id), runner.stale_claim_s(run))
