@@ -46,8 +46,10 @@ def test_compute_convention_is_a_parameter():
 def test_envelope_excludes_nan_test_loss_and_diverged_runs():
     curves = kaplan_curves(n_models=5)
     bad = curves[curves["run_id"] == "r0"].assign(run_id="bad", test_loss=0.01, status="diverged")
-    envelope = compute_envelope(pd.concat([curves, bad]).assign(test_loss=lambda f: f["test_loss"]))
-    assert "bad" not in set(envelope["run_id"])
+    holes = curves[curves["run_id"] == "r1"].assign(run_id="holes", test_loss=np.nan)  # loss never evaluated
+    envelope = compute_envelope(pd.concat([curves, bad, holes]))
+    assert "bad" not in set(envelope["run_id"]) and "holes" not in set(envelope["run_id"])
+    pd.testing.assert_frame_equal(envelope, compute_envelope(curves))
 
 
 def test_unknown_convention_names_the_valid_ones():

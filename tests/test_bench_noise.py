@@ -2,6 +2,7 @@
 the per-window losses the trainer's own test_loss averages."""
 import math
 
+import pytest
 import torch
 
 from harness.bench.noise import paired_noise
@@ -18,4 +19,5 @@ def test_paired_noise_on_two_tiny_runs(tiny_run_overrides):
 
 
 def test_sem_by_hand():
-    assert sem(torch.tensor([1.0, 2.0, 3.0, 4.0])) == torch.tensor([1.0, 2.0, 3.0, 4.0]).std().item() / 2
+    # sample sd of 1..4 = sqrt(5/3) = 1.2910; over sqrt(4)
+    assert sem(torch.tensor([1.0, 2.0, 3.0, 4.0])) == pytest.approx(0.6454972, rel=1e-6)
