@@ -20,6 +20,7 @@ from configs.data import DataConfig
 from configs.run import RunConfig, to_run_config
 from harness import store
 from harness.data import prepare_data
+from harness.sweep import plan_sweep, split_command_line
 
 REPO = Path(__file__).resolve().parent.parent
 SCRIPTS = REPO / "scripts"
@@ -72,6 +73,18 @@ def run_config(compose_config):
         return to_run_config(compose_config([*TINY_RUN, f"sweep.results_dir={results_dir}", *overrides]))
 
     return _run_config
+
+
+@pytest.fixture
+def sweep_plan(data_overrides, tmp_path):
+    """sweep_plan(*args) -> (task config, plan, jobs side by side) as scripts/sweep.py builds them for these
+    arguments (smoke data, results under tmp_path), validated, nothing written."""
+    configs.run.register()  # as scripts/sweep.py does on import
+
+    def _plan(*args: str):
+        return plan_sweep(split_command_line([*data_overrides, f"sweep.results_dir={tmp_path / 'results'}", *args]))
+
+    return _plan
 
 
 @pytest.fixture(scope="session")

@@ -23,14 +23,9 @@ def test_jobs_are_read_from_the_launcher_config():
     assert configured_jobs(OmegaConf.create({})) == 1
 
 
-def test_plan_sweep_reads_the_jobs_of_the_chosen_launcher(data_overrides, tmp_path):
-    import configs.run
-    from harness.sweep import plan_sweep, split_command_line
-
-    configs.run.register()
-    common = [*data_overrides, f"sweep.results_dir={tmp_path}", "sweep=smoke"]
-    assert plan_sweep(split_command_line(common))[2] == 1
-    _, plan, jobs = plan_sweep(split_command_line([*common, "hydra/launcher=local_parallel"]))
+def test_plan_sweep_reads_the_jobs_of_the_chosen_launcher(sweep_plan):
+    assert sweep_plan("sweep=smoke")[2] == 1
+    _, plan, jobs = sweep_plan("sweep=smoke", "hydra/launcher=local_parallel")
     assert jobs == 2
     order = launch_order(plan, list(range(len(plan))), jobs)
     flops = [plan[i].train_flops for i in order]

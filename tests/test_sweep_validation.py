@@ -2,21 +2,13 @@
 
 import pytest
 
-import configs.run
 from configs.errors import ConfigError
-from harness.sweep import plan_sweep, split_command_line
 
 
 @pytest.fixture
-def plan_of(data_overrides, tmp_path):
+def plan_of(sweep_plan):
     """plan_of(*args) -> the validated plan scripts/sweep.py would build for these arguments."""
-    configs.run.register()  # as scripts/sweep.py does on import
-
-    def _plan(*args: str):
-        line = split_command_line([*data_overrides, f"sweep.results_dir={tmp_path / 'results'}", *args])
-        return plan_sweep(line)[1]
-
-    return _plan
+    return lambda *args: sweep_plan(*args)[1]
 
 
 def test_command_line_grid_is_the_product_of_its_axes_in_grid_cli(plan_of, tmp_path):
