@@ -1,6 +1,7 @@
 """Single-variable power laws L(N), L(D): recovery of known exponents, floors, and refusals."""
 import numpy as np
 import pandas as pd
+import pytest
 
 from analysis.powerlaw import fit_loss_vs_params, fit_loss_vs_tokens, fit_power_law
 from analysis.published import KAPLAN_ALPHA_D, KAPLAN_ALPHA_N, KAPLAN_D_C, KAPLAN_N_C
@@ -53,16 +54,14 @@ def test_only_n_grid_runs_at_their_largest_tokens_enter_l_of_n():
     assert fit.n_points == 5 and abs(fit.params["alpha_N"] - 0.1) < 1e-9
 
 
-def test_two_distinct_x_gives_no_number_and_a_message():
-    fit = fit_power_law([1e6, 1e6, 1e7], [3.0, 3.1, 2.5], symbol="N")
+@pytest.mark.parametrize("x, loss, reason", [
+    ([1e6, 1e6, 1e7], [3.0, 3.1, 2.5], "distinct"),  # two distinct x
+    (np.geomspace(1e5, 1e8, 6), [3.0, np.nan, 2.5, 2.4, 2.3, 2.2], "non-finite"),  # a NaN loss
+])
+def test_unfittable_points_give_no_number_and_a_message(x, loss, reason):
+    fit = fit_power_law(x, loss, symbol="N")
     assert not fit.converged and np.isnan(fit.params["alpha_N"])
-    assert "distinct" in fit.message
-
-
-def test_nan_losses_give_no_number_and_a_message():
-    fit = fit_power_law(np.geomspace(1e5, 1e8, 6), [3.0, np.nan, 2.5, 2.4, 2.3, 2.2], symbol="N")
-    assert not fit.converged and np.isnan(fit.params["alpha_N"])
-    assert "non-finite" in fit.message
+    assert reason in fit.message
 
 
 def test_loss_rising_with_size_is_reported_not_fitted():

@@ -35,15 +35,13 @@ def test_unknown_corpus_lists_the_valid_names():
         assert name in error.value.allowed
 
 
-def test_vocab_too_large_for_uint16_ids():
-    with pytest.raises(ConfigError, match="uint16") as error:
-        DataConfig(vocab_size=2**16 + 1)
-    assert error.value.field == "data.vocab_size"
-
-
-def test_vocab_smaller_than_the_byte_alphabet():
-    with pytest.raises(ConfigError, match="257") as error:
-        DataConfig(vocab_size=256)
+@pytest.mark.parametrize("vocab_size, reason", [
+    (2**16 + 1, "uint16"),  # too large for uint16 token ids
+    (256, "257"),  # smaller than the byte alphabet plus the end-of-document token
+])
+def test_vocab_size_outside_what_the_tokenizer_can_hold(vocab_size, reason):
+    with pytest.raises(ConfigError, match=reason) as error:
+        DataConfig(vocab_size=vocab_size)
     assert error.value.field == "data.vocab_size"
 
 
@@ -68,16 +66,11 @@ def test_test_permille_must_leave_both_splits_possible(permille):
         DataConfig(test_permille=permille)
 
 
-def test_hf_corpus_needs_a_dataset_name():
+@pytest.mark.parametrize("corpus, field", [("hf", "data.hf.name"), ("text_files", "data.text_files.globs")])
+def test_external_corpus_needs_its_source(corpus, field):
     with pytest.raises(ConfigError) as error:
-        DataConfig(corpus="hf")
-    assert error.value.field == "data.hf.name"
-
-
-def test_text_files_corpus_needs_a_glob():
-    with pytest.raises(ConfigError) as error:
-        DataConfig(corpus="text_files")
-    assert error.value.field == "data.text_files.globs"
+        DataConfig(corpus=corpus)
+    assert error.value.field == field
 
 
 def test_markov_support_cannot_exceed_the_symbols():

@@ -4,6 +4,8 @@ import json
 import os
 import time
 
+import pytest
+
 from harness import claims, store
 from harness.resolve import resolve
 from harness.runner import execute
@@ -81,15 +83,12 @@ def test_fresh_claim_of_a_dead_process_on_this_host_is_taken_over_at_once(tmp_pa
     assert json.loads(path.read_text())["pid"] == os.getpid()
 
 
-def test_fresh_claim_of_a_process_on_another_host_waits_for_the_heartbeat(tmp_path):
+@pytest.mark.parametrize("content", [
+    lambda: json.dumps({"pid": _dead_pid(), "host": "another-node", "started": time.time()}),  # another host
+    lambda: "",  # half written
+])
+def test_fresh_claim_whose_owner_cannot_be_checked_here_waits_for_the_heartbeat(tmp_path, content):
     path = claims.claim_path(tmp_path, "abc")
     path.parent.mkdir(parents=True)
-    path.write_text(json.dumps({"pid": _dead_pid(), "host": "another-node", "started": time.time()}))
-    assert not claims.try_claim(path, STALE_AFTER_S)
-
-
-def test_half_written_claim_waits_for_the_heartbeat(tmp_path):
-    path = claims.claim_path(tmp_path, "abc")
-    path.parent.mkdir(parents=True)
-    path.write_text("")
+    path.write_text(content())
     assert not claims.try_claim(path, STALE_AFTER_S)
