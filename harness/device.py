@@ -1,4 +1,4 @@
-"""Where a run executes: device choice, autocast precision, CPU threads, and how fast its matmuls run."""
+"""Where a run executes: device choice, autocast precision, compilation, CPU threads, and how fast its matmuls run."""
 
 from __future__ import annotations
 
@@ -25,6 +25,15 @@ def autocast_for(device: torch.device):
     if device.type == "cuda":
         return torch.autocast("cuda", dtype=torch.bfloat16)
     return contextlib.nullcontext()
+
+
+def compiled(model: torch.nn.Module, mode: str) -> torch.nn.Module:
+    """`model` under torch.compile in `mode` (train.compile), or `model` itself for 'none'.
+
+    The compiled module shares the parameters of `model`, so optimizer, checkpoints and evaluation
+    keep using `model` itself.
+    """
+    return model if mode == "none" else torch.compile(model, mode=mode)
 
 
 def threads_for(requested: int, parallel_jobs: int) -> int:

@@ -35,7 +35,7 @@ KAPLAN_FLOPS_PER_PARAM_TOKEN = 6
 
 # Config fields that do not change a run's result and so stay out of its id.
 NON_RESULT_FIELDS = {
-    "train": ("device", "threads", "checkpoint_interval_s", "progress_interval_s"),
+    "train": ("device", "threads", "compile", "checkpoint_interval_s", "progress_interval_s"),
     "data": ("cache_dir",),
 }
 RUN_ID_HEX_CHARS = 16

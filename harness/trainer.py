@@ -13,12 +13,11 @@ import torch.nn.functional as F
 
 from harness.checkpoint import load_checkpoint, save_checkpoint
 from harness.data import PreparedData, TrainWindows, test_windows
-from harness.device import autocast_for
+from harness.device import autocast_for, compiled
 from harness.resolve import ResolvedRun
 from harness.schedule import evenly_spaced_steps, log_spaced_steps, lr_at
 from models.flops import TRAIN_FLOPS_PER_TOKEN
 from models.gpt import GPT
-
 
 
 class RunInterrupted(Exception):
@@ -118,6 +117,7 @@ class Trainer:
         t = run.config.train
         torch.manual_seed(t.seed)
         self.model = GPT(run.gpt).to(device)
+        self.step_model = compiled(self.model, t.compile)  # training steps only; evaluation stays eager
         self.opt = make_optimizer(self.model, run, device)
         self.sampler = TrainWindows(data.train_tokens, run.gpt.n_ctx, run.batch_size, run.tokens, t.seed,
                                     run.config.data.allow_repeat)
@@ -163,7 +163,7 @@ class Trainer:
             group["lr"] = lr
         x, y = (b.to(self.device, non_blocking=True) for b in self.sampler.batch(step))
         with autocast_for(self.device):
-            _, loss = self.model(x, y)
+            _, loss = self.step_model(x, y)
         loss.backward()
         if t.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), t.grad_clip)

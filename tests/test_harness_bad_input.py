@@ -9,6 +9,7 @@ from harness.runner import run_config as execute_config
 BAD_INPUTS = {
     "d_model_not_divisible_by_n_head": (["model.d_model=64", "model.n_head=3"], "model.n_head"),
     "zero_layers": (["model.n_layer=0"], "model.n_layer"),
+    "unknown_compile_mode": (["train.compile=fast"], "train.compile"),
     "unknown_corpus": (["data.corpus=nope"], "data.corpus"),
     "budget_below_one_batch": (["train.tokens=10"], "train.tokens"),
     # The 60-file slice holds about 6e5 train tokens: one window of 2e6 + 1 tokens does not fit.

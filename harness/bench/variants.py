@@ -19,11 +19,12 @@ from harness.bench.plain_loop import PlainLoop
 from harness.bench.shapes import BenchShape
 from harness.bench.timing import interleaved_seconds, speed_ratios, timed_seconds, trainer_stepper
 from harness.data import PreparedData
-from harness.device import autocast_for
+from harness.device import autocast_for, compiled
 from harness.schedule import lr_at
 from harness.trainer import Trainer
 
 COMPILE_WARMUP_STEPS = 3  # steps that trigger (re)compilation, timed as the compile cost
+COMPILE_VARIANT = "torch.compile(model) (train.compile=default)"
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,7 @@ class StepOptions:
     set_to_none: bool = True
     matmul_precision: str = "highest"
     threads: int = 0  # 0: leave the process's setting
-    compile: bool = False
+    compile: str = "none"  # a train.compile mode
 
 
 BASE = StepOptions()
@@ -72,7 +73,7 @@ def variant_stepper(trainer: Trainer, opts: StepOptions, default_threads: int) -
     """Trainer._step's body with the changes of `opts` (global settings are switched per call)."""
     run, t = trainer.run, trainer.run.config.train
     opt = trainer.opt if opts.adamw == "trainer" else rebuilt_adamw(trainer.opt, opts.adamw)
-    model = torch.compile(trainer.model) if opts.compile else trainer.model
+    model = compiled(trainer.model, opts.compile)
     opts = opts if opts.threads else replace(opts, threads=default_threads)
     counter, losses = iter(range(10**12)), []
 
@@ -122,11 +123,11 @@ def compare_variants(shape: BenchShape, data: PreparedData, device: torch.device
     variants = dict(VARIANTS)
     compile_s = float("nan")
     if with_compile:
-        variants["torch.compile(model)"] = replace(BASE, compile=True)
+        variants[COMPILE_VARIANT] = replace(BASE, compile="default")
     steppers = variant_steppers(shape, data, device, workdir, variants)
     if with_compile:
         start = time.perf_counter()
-        timed_seconds(steppers["torch.compile(model)"], COMPILE_WARMUP_STEPS, device)
+        timed_seconds(steppers[COMPILE_VARIANT], COMPILE_WARMUP_STEPS, device)
         compile_s = time.perf_counter() - start
     threads = torch.get_num_threads()
     seconds = interleaved_seconds(steppers, n_steps, rounds, warmup, device)
@@ -140,5 +141,5 @@ def compare_variants(shape: BenchShape, data: PreparedData, device: torch.device
         rows.append({"shape": shape.label, "variant": name, "threads": threads,
                      "tokens_per_s": tokens * len(s) / sum(s),
                      "over_trainer": over_trainer, "ratio_min": ratio_min, "ratio_max": ratio_max,
-                     "compile_s": compile_s if name == "torch.compile(model)" else float("nan")})
+                     "compile_s": compile_s if name == COMPILE_VARIANT else float("nan")})
     return rows
