@@ -10,7 +10,7 @@ pytestmark = pytest.mark.slow  # trains real (tiny) models for a few steps
 
 def test_benchmark_writes_markdown_and_parquet_for_the_tiniest_shape(tmp_path, data_cache):
     opts = BenchOptions(presets=["smoke"], steps=2, rounds=2, warmup=1, max_shapes=1, threads=1,
-                        thread_compare=False, overrides=[f"data.cache_dir={data_cache}"], out=tmp_path,
+                        thread_compare=False, processes=(1, 2), overrides=[f"data.cache_dir={data_cache}"], out=tmp_path,
                         peak_sizes=(128,))
     text = run_benchmark(opts)
     shapes = pd.read_parquet(tmp_path / "shapes.parquet")
@@ -24,3 +24,11 @@ def test_benchmark_writes_markdown_and_parquet_for_the_tiniest_shape(tmp_path, d
     ceiling = pd.read_parquet(tmp_path / "ceiling.parquet").iloc[0]
     assert ceiling["preset"] == "smoke" and ceiling["compute_floor_s"] > 0
     assert ceiling["plain_loop_steps_s"] == pytest.approx(row["tokens_shape_runs"] / row["plain_tokens_per_s"])
+    processes = pd.read_parquet(tmp_path / "processes.parquet")
+    assert processes["processes"].tolist() == [1, 2]
+    assert processes["threads_each"].tolist() == [1, 1]  # this process's 1 thread, shared: never below 1
+    assert (processes["total_tokens_per_s"] > 0).all()
+    assert processes["over_one_process"].iloc[0] == 1.0
+    assert processes["over_one_process"].iloc[1] == pytest.approx(
+        processes["total_tokens_per_s"].iloc[1] / processes["total_tokens_per_s"].iloc[0])
+    assert "Processes sharing the device" in text

@@ -10,7 +10,11 @@ import torch
 
 from harness.device import matmul_flops_per_s
 
-PEAK_SIZES = (512, 1024, 2048)  # square matmuls; the best of them is the peak
+PEAK_SIZES = (512, 1024, 2048)  # square matmuls on the CPU; the best of them is the peak
+# A GPU needs bigger products: a 2048^3 bf16 product is 17 GFLOP, about 20 us at an H100's datasheet
+# dense bf16 rate (~990 TFLOP/s), short enough for launch and tail effects to show. Its peak is the best
+# of sizes up to 8192.
+GPU_PEAK_SIZES = (1024, 2048, 4096, 8192)
 PEAK_TRIALS = 5  # best of several timings per size: a passing load should not lower the peak
 PEAK_MIN_TIME_S = 0.2  # each timing repeats the matmul for at least this long
 
@@ -26,6 +30,7 @@ class Machine:
     cpu_count: int
     peak_dtype: str
     peak_flops_per_s: float
+    peak_sizes: tuple
 
 
 def processor_name() -> str:
@@ -45,8 +50,14 @@ def peak_dtype_for(device: torch.device) -> torch.dtype:
     return torch.bfloat16 if device.type == "cuda" else torch.float32
 
 
-def describe(device: torch.device, sizes=PEAK_SIZES) -> Machine:
-    """Name the machine and measure its dense matmul peak right now (a few seconds)."""
+def peak_sizes_for(device: torch.device) -> tuple:
+    """The square matmul sizes whose best is the device's peak."""
+    return GPU_PEAK_SIZES if device.type == "cuda" else PEAK_SIZES
+
+
+def describe(device: torch.device, sizes: tuple | None = None) -> Machine:
+    """Name the machine and measure its dense matmul peak right now (a few seconds); sizes: peak_sizes_for."""
+    sizes = tuple(sizes or peak_sizes_for(device))
     dtype = peak_dtype_for(device)
     peak = max(matmul_flops_per_s(n, dtype, device, PEAK_TRIALS, PEAK_MIN_TIME_S) for n in sizes)
     name = processor_name()
@@ -54,4 +65,4 @@ def describe(device: torch.device, sizes=PEAK_SIZES) -> Machine:
         name = f"{torch.cuda.get_device_name(device)} (host: {name})"
     return Machine(device=str(device), processor=name, torch_version=torch.__version__,
                    threads=torch.get_num_threads(), cpu_count=os.cpu_count() or 1,
-                   peak_dtype=str(dtype).removeprefix("torch."), peak_flops_per_s=peak)
+                   peak_dtype=str(dtype).removeprefix("torch."), peak_flops_per_s=peak, peak_sizes=sizes)

@@ -15,6 +15,8 @@ TITLES = {
     "shapes": "Trainer vs plain loop (tokens/s, exact-count FLOPs/s, MFU; eval share of the shape's runs)",
     "presets": "Test-loss evaluation as a share of each preset's training time (measured step and eval times)",
     "threads": "Threads per job: one multi-thread process vs single-thread processes side by side",
+    "processes": ("Processes sharing the device: k trainer processes side by side (cores // k threads each) "
+                  "vs one, total tokens/s"),
     "sweep": "Finished sweep: planned compute, training time, end-to-end time",
     "sweep_runs": "Finished sweep: per-run wall time",
     "ceiling": ("Whole preset vs the plain loop: step time over all planned runs, the compute floor "
@@ -66,7 +68,8 @@ def machine_lines(machine: Machine) -> str:
     """The device paragraph of the report."""
     return (f"Device: {machine.device}, {machine.processor}, torch {machine.torch_version}, "
             f"{machine.threads} torch threads of {machine.cpu_count} cores. "
-            f"Measured dense matmul peak ({machine.peak_dtype}, best square 512-2048): "
+            f"Measured dense matmul peak ({machine.peak_dtype}, best square of "
+            f"{', '.join(str(n) for n in machine.peak_sizes)}): "
             f"{machine.peak_flops_per_s / 1e9:.1f} GFLOP/s.")
 
 

@@ -13,11 +13,11 @@ import torch
 
 from harness import store
 from harness.bench.ceiling import preset_ceiling
-from harness.bench.machine import PEAK_SIZES, Machine, describe
+from harness.bench.machine import Machine, describe
 from harness.bench.report import write_outputs
 from harness.bench.shapes import BenchShape, find_shape, preset_plan, preset_shapes
 from harness.bench.sweep_time import per_run_times, sweep_summary
-from harness.bench.threads import compare_threads
+from harness.bench.threads import compare_processes, compare_threads
 from harness.bench.timing import measure_shape
 from harness.bench.variants import compare_variants
 from harness.data import PreparedData, prepare_once
@@ -26,6 +26,10 @@ from harness.device import pick_device
 log = logging.getLogger("scalinglab.bench")
 VARIANT_PRESET = "kaplan_fig1"
 VARIANT_SHAPES = ((4, 128), (2, 32))  # (n_layer, d_model): batch 16, n_ctx 128, vocab 1024 in kaplan_fig1
+# Processes side by side on one GPU, for the packing table: 1 (the reference) and doublings up to 8, the
+# range in which a toy sweep's tiny models on one GPU stop being kernel-launch bound or run out of
+# CPU cores to launch from (16 on the lent H100 machine: 2 threads per process at 8).
+GPU_PROCESS_COUNTS = (1, 2, 4, 8)
 
 
 @dataclass
@@ -44,10 +48,12 @@ class BenchOptions:
     sweep_log: Optional[Path] = None
     sweep_preset: str = "kaplan_fig1"
     thread_compare: bool = True
+    processes: Optional[tuple] = None  # k training processes side by side on the device; None: GPU_PROCESS_COUNTS
+    # on CUDA, none on the CPU (the threads table covers it there)
     variants: bool = False
     variant_compile: bool = False
     out: Path = Path("results/bench")
-    peak_sizes: tuple = PEAK_SIZES  # square matmul sizes of the peak measurement
+    peak_sizes: Optional[tuple] = None  # square matmul sizes of the peak measurement; None: the device's own
 
 
 def preset_eval_table(shapes: pd.DataFrame) -> pd.DataFrame:
@@ -70,16 +76,38 @@ def measure_shapes(by_preset: Dict[str, List[BenchShape]], opts: BenchOptions, d
     return pd.DataFrame(rows)
 
 
+def smallest_and_largest(by_preset: Dict[str, List[BenchShape]]) -> List[BenchShape]:
+    """The smallest and the largest shape of each preset (one when it has one)."""
+    return [s for shapes in by_preset.values() for s in ([shapes[0]] if len(shapes) == 1 else [shapes[0], shapes[-1]])]
+
+
 def measure_threads(by_preset: Dict[str, List[BenchShape]], opts: BenchOptions, cache: dict) -> pd.DataFrame:
     """Threads per job for the smallest and largest shape of each preset (CPU with >= 2 cores only)."""
     cores = torch.get_num_threads()
     rows = []
-    for shapes in by_preset.values():
-        for shape in ([shapes[0]] if len(shapes) == 1 else [shapes[0], shapes[-1]]):
-            log.info("threads %s %s", shape.preset, shape.label)
-            data = prepare_once(shape.run.config.data, cache)
-            rows.append(compare_threads(shape, data, opts.steps, opts.warmup, cores))
+    for shape in smallest_and_largest(by_preset):
+        log.info("threads %s %s", shape.preset, shape.label)
+        data = prepare_once(shape.run.config.data, cache)
+        rows.append(compare_threads(shape, data, opts.steps, opts.warmup, cores))
     return pd.DataFrame(rows)
+
+
+def measure_processes(by_preset: Dict[str, List[BenchShape]], opts: BenchOptions, device: torch.device,
+                      counts: tuple, cache: dict) -> pd.DataFrame:
+    """k processes sharing the device vs one, for the smallest and largest shape of each preset."""
+    rows = []
+    for shape in smallest_and_largest(by_preset):
+        log.info("processes %s %s on %s: %s", shape.preset, shape.label, device, counts)
+        data = prepare_once(shape.run.config.data, cache)
+        rows += compare_processes(shape, data, device, counts, torch.get_num_threads(), opts.steps, opts.warmup)
+    return pd.DataFrame(rows)
+
+
+def process_counts(opts: BenchOptions, device: torch.device) -> tuple:
+    """The process counts of the packing table: as asked, else GPU_PROCESS_COUNTS on CUDA and none on the CPU."""
+    if opts.processes is not None:
+        return tuple(opts.processes)
+    return GPU_PROCESS_COUNTS if device.type == "cuda" else ()
 
 
 def measure_variants(opts: BenchOptions, device: torch.device, cache: dict, workdir: Path) -> pd.DataFrame:
@@ -127,6 +155,9 @@ def _measure_and_write(opts: BenchOptions, device: torch.device, command: str) -
         tables["presets"] = preset_eval_table(tables["shapes"])
         if opts.thread_compare and device.type == "cpu" and torch.get_num_threads() >= 2:
             tables["threads"] = measure_threads(by_preset, opts, cache)
+        counts = process_counts(opts, device)
+        if counts:
+            tables["processes"] = measure_processes(by_preset, opts, device, counts, cache)
         if opts.results_dir is not None:
             tables["sweep"], tables["sweep_runs"] = measure_sweep(opts)
         tables["ceiling"] = preset_ceiling(tables["shapes"], machine.peak_flops_per_s, tables.get("sweep"),
