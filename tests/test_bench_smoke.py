@@ -10,7 +10,7 @@ pytestmark = pytest.mark.slow  # trains real (tiny) models for a few steps
 
 def test_benchmark_writes_markdown_and_parquet_for_the_tiniest_shape(tmp_path, data_cache):
     opts = BenchOptions(presets=["smoke"], steps=2, rounds=2, warmup=1, max_shapes=1, threads=1,
-                        thread_compare=False, processes=(1, 2), overrides=[f"data.cache_dir={data_cache}"], out=tmp_path,
+                        thread_compare=False, processes=(1, 2), profile=True, overrides=[f"data.cache_dir={data_cache}"], out=tmp_path,
                         peak_sizes=(128,))
     text = run_benchmark(opts)
     shapes = pd.read_parquet(tmp_path / "shapes.parquet")
@@ -32,3 +32,11 @@ def test_benchmark_writes_markdown_and_parquet_for_the_tiniest_shape(tmp_path, d
     assert processes["over_one_process"].iloc[1] == pytest.approx(
         processes["total_tokens_per_s"].iloc[1] / processes["total_tokens_per_s"].iloc[0])
     assert "Processes sharing the device" in text
+    profile = pd.read_parquet(tmp_path / "profile.parquet")
+    assert profile["category"].tolist() == ["dense matmuls", "attention (SDPA)", "optimizer (AdamW)",
+                                            "everything else"]
+    assert profile["share"].sum() == pytest.approx(1.0)
+    assert (profile["share"].iloc[:2] > 0).all()  # this step did run matmuls and attention
+    # Two timings of a ~5 ms step: they agree within 10x even on a loaded machine, and a unit slip (s, ms) is 1000x.
+    trainer_ms = 1e3 * 8 * 64 / row["trainer_tokens_per_s"]  # batch 8 x n_ctx 64 tokens a step
+    assert trainer_ms / 10 < profile["ms_per_step"].sum() < trainer_ms * 10

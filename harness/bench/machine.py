@@ -31,6 +31,8 @@ class Machine:
     peak_dtype: str
     peak_flops_per_s: float
     peak_sizes: tuple
+    peak_end_flops_per_s: float = float("nan")
+    """The same peak measured again after everything else: a load that came or went during the run shows."""
 
 
 def processor_name() -> str:
@@ -55,11 +57,17 @@ def peak_sizes_for(device: torch.device) -> tuple:
     return GPU_PEAK_SIZES if device.type == "cuda" else PEAK_SIZES
 
 
+def measure_peak(device: torch.device, sizes: tuple) -> float:
+    """The best FLOP/s of square matmuls of `sizes` in the device's peak dtype, measured now."""
+    dtype = peak_dtype_for(device)
+    return max(matmul_flops_per_s(n, dtype, device, PEAK_TRIALS, PEAK_MIN_TIME_S) for n in sizes)
+
+
 def describe(device: torch.device, sizes: tuple | None = None) -> Machine:
     """Name the machine and measure its dense matmul peak right now (a few seconds); sizes: peak_sizes_for."""
     sizes = tuple(sizes or peak_sizes_for(device))
     dtype = peak_dtype_for(device)
-    peak = max(matmul_flops_per_s(n, dtype, device, PEAK_TRIALS, PEAK_MIN_TIME_S) for n in sizes)
+    peak = measure_peak(device, sizes)
     name = processor_name()
     if device.type == "cuda":
         name = f"{torch.cuda.get_device_name(device)} (host: {name})"

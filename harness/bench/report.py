@@ -11,12 +11,17 @@ import pandas as pd
 from harness.bench.machine import Machine
 
 MARKDOWN_NAME = "bench.md"
+# Start-to-end change of the measured peak above which the report warns: the VM here drifts by up to
+# about 10% over hours (README "Speed"), so more than that within one run means a load came or went.
+PEAK_DRIFT_WARNING = 0.10
 TITLES = {
     "shapes": "Trainer vs plain loop (tokens/s, exact-count FLOPs/s, MFU; eval share of the shape's runs)",
     "presets": "Test-loss evaluation as a share of each preset's training time (measured step and eval times)",
     "threads": "Threads per job: one multi-thread process vs single-thread processes side by side",
     "processes": ("Processes sharing the device: k trainer processes side by side (cores // k threads each) "
                   "vs one, total tokens/s"),
+    "profile": ("Where a step's time goes (torch.profiler self time on the CPU, scaled to the unprofiled step): "
+                "FLOP rate of each group by the exact count, against the peak"),
     "sweep": "Finished sweep: planned compute, training time, end-to-end time",
     "sweep_runs": "Finished sweep: per-run wall time",
     "ceiling": ("Whole preset vs the plain loop: step time over all planned runs, the compute floor "
@@ -65,12 +70,20 @@ def markdown_table(frame: pd.DataFrame) -> str:
 
 
 def machine_lines(machine: Machine) -> str:
-    """The device paragraph of the report."""
-    return (f"Device: {machine.device}, {machine.processor}, torch {machine.torch_version}, "
+    """The device paragraph of the report: what it is, its peak at the start and at the end of the run."""
+    text = (f"Device: {machine.device}, {machine.processor}, torch {machine.torch_version}, "
             f"{machine.threads} torch threads of {machine.cpu_count} cores. "
             f"Measured dense matmul peak ({machine.peak_dtype}, best square of "
             f"{', '.join(str(n) for n in machine.peak_sizes)}): "
-            f"{machine.peak_flops_per_s / 1e9:.1f} GFLOP/s.")
+            f"{machine.peak_flops_per_s / 1e9:.1f} GFLOP/s (every MFU here is against it)")
+    if math.isnan(machine.peak_end_flops_per_s):
+        return text + "."
+    text += f"; measured again at the end: {machine.peak_end_flops_per_s / 1e9:.1f} GFLOP/s."
+    change = machine.peak_end_flops_per_s / machine.peak_flops_per_s - 1
+    if abs(change) > PEAK_DRIFT_WARNING:
+        text += (f" **The peak changed by {change:+.0%} during the run: the machine's load or speed changed, so"
+                 " compare figures only within blocks timed together (the interleaved ratios), not across tables.**")
+    return text
 
 
 def render(machine: Machine, tables: Dict[str, pd.DataFrame], command: str) -> str:
@@ -88,7 +101,8 @@ def write_outputs(out: Path, machine: Machine, tables: Dict[str, pd.DataFrame], 
     out.mkdir(parents=True, exist_ok=True)
     device_columns = {"device": machine.device, "processor": machine.processor,
                       "torch_version": machine.torch_version, "threads": machine.threads,
-                      "peak_dtype": machine.peak_dtype, "peak_flops_per_s": machine.peak_flops_per_s}
+                      "peak_dtype": machine.peak_dtype, "peak_flops_per_s": machine.peak_flops_per_s,
+                      "peak_end_flops_per_s": machine.peak_end_flops_per_s}
     pd.DataFrame([device_columns]).to_parquet(out / "machine.parquet", index=False)
     for name, frame in tables.items():
         if frame is not None and not frame.empty:

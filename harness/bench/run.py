@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import tempfile
 from dataclasses import dataclass, field
@@ -13,7 +14,8 @@ import torch
 
 from harness import store
 from harness.bench.ceiling import preset_ceiling
-from harness.bench.machine import Machine, describe
+from harness.bench.machine import Machine, describe, measure_peak
+from harness.bench.profile import profile_step
 from harness.bench.report import write_outputs
 from harness.bench.shapes import BenchShape, find_shape, preset_plan, preset_shapes
 from harness.bench.sweep_time import per_run_times, sweep_summary
@@ -50,6 +52,7 @@ class BenchOptions:
     thread_compare: bool = True
     processes: Optional[tuple] = None  # k training processes side by side on the device; None: GPU_PROCESS_COUNTS
     # on CUDA, none on the CPU (the threads table covers it there)
+    profile: bool = False  # where the step's time goes, smallest and largest shape of each preset (CPU only)
     variants: bool = False
     variant_compile: bool = False
     out: Path = Path("results/bench")
@@ -103,6 +106,17 @@ def measure_processes(by_preset: Dict[str, List[BenchShape]], opts: BenchOptions
     return pd.DataFrame(rows)
 
 
+def measure_profiles(by_preset: Dict[str, List[BenchShape]], opts: BenchOptions, peak_flops_per_s: float,
+                     cache: dict, workdir: Path) -> pd.DataFrame:
+    """The step's time by op group for the smallest and largest shape of each preset."""
+    rows = []
+    for shape in smallest_and_largest(by_preset):
+        log.info("profile %s %s", shape.preset, shape.label)
+        data = prepare_once(shape.run.config.data, cache)
+        rows += profile_step(shape, data, opts.steps, opts.warmup, peak_flops_per_s, workdir)
+    return pd.DataFrame(rows)
+
+
 def process_counts(opts: BenchOptions, device: torch.device) -> tuple:
     """The process counts of the packing table: as asked, else GPU_PROCESS_COUNTS on CUDA and none on the CPU."""
     if opts.processes is not None:
@@ -134,6 +148,8 @@ def measure_sweep(opts: BenchOptions) -> tuple[pd.DataFrame, pd.DataFrame]:
 def run_benchmark(opts: BenchOptions, command: str = "python scripts/bench.py") -> str:
     """Measure everything `opts` asks for, write parquet + markdown under opts.out, return the markdown."""
     device = pick_device(opts.device)
+    if opts.profile and device.type != "cpu":
+        raise ValueError(f"--profile times ops on the CPU only; this run's device is {device}")
     threads_before = torch.get_num_threads()
     if opts.threads:
         torch.set_num_threads(opts.threads)
@@ -158,10 +174,13 @@ def _measure_and_write(opts: BenchOptions, device: torch.device, command: str) -
         counts = process_counts(opts, device)
         if counts:
             tables["processes"] = measure_processes(by_preset, opts, device, counts, cache)
+        if opts.profile:
+            tables["profile"] = measure_profiles(by_preset, opts, machine.peak_flops_per_s, cache, Path(tmp))
         if opts.results_dir is not None:
             tables["sweep"], tables["sweep_runs"] = measure_sweep(opts)
         tables["ceiling"] = preset_ceiling(tables["shapes"], machine.peak_flops_per_s, tables.get("sweep"),
                                            opts.sweep_preset)
         if opts.variants:
             tables["variants"] = measure_variants(opts, device, cache, Path(tmp))
+    machine = dataclasses.replace(machine, peak_end_flops_per_s=measure_peak(device, machine.peak_sizes))
     return write_outputs(Path(opts.out), machine, tables, command)

@@ -8,12 +8,14 @@ loop is timed alongside as the reference.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Dict, List
 
 import torch
+from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from harness.bench.plain_loop import PlainLoop
 from harness.bench.shapes import BenchShape
@@ -24,6 +26,7 @@ from harness.schedule import lr_at
 from harness.trainer import Trainer
 
 COMPILE_WARMUP_STEPS = 3  # steps that trigger (re)compilation, timed as the compile cost
+ATTENTION_BACKENDS = {"math": SDPBackend.MATH}
 COMPILE_VARIANT = "torch.compile(model) (train.compile=default)"
 
 
@@ -38,6 +41,7 @@ class StepOptions:
     matmul_precision: str = "highest"
     threads: int = 0  # 0: leave the process's setting
     compile: str = "none"  # a train.compile mode
+    attention: str = "auto"  # 'auto': SDPA picks its kernel (flash on the CPU); 'math': SDPA's unfused backend
 
 
 BASE = StepOptions()
@@ -49,6 +53,7 @@ VARIANTS: Dict[str, StepOptions] = {
     "zero_grad(set_to_none=False)": replace(BASE, set_to_none=False),
     "matmul precision 'medium'": replace(BASE, matmul_precision="medium"),
     "1 thread": replace(BASE, threads=1),
+    "SDPA math backend (unfused attention)": replace(BASE, attention="math"),
     "no float(loss), no clip, set_to_none=False": replace(BASE, read_loss_each_step=False, grad_clip=False,
                                                           set_to_none=False),
 }
@@ -60,6 +65,13 @@ def rebuilt_adamw(opt: torch.optim.AdamW, kind: str) -> torch.optim.AdamW:
     d = opt.defaults
     fused = kind == "fused"
     return torch.optim.AdamW(groups, lr=d["lr"], betas=d["betas"], eps=d["eps"], fused=fused, foreach=not fused)
+
+
+def attention_backend(kind: str):
+    """A context in which F.scaled_dot_product_attention uses `kind`'s kernel ('auto': its own choice)."""
+    if kind == "auto":
+        return contextlib.nullcontext()
+    return sdpa_kernel(ATTENTION_BACKENDS[kind])
 
 
 def _apply_globals(opts: StepOptions) -> None:
@@ -83,7 +95,7 @@ def variant_stepper(trainer: Trainer, opts: StepOptions, default_threads: int) -
         for group in opt.param_groups:
             group["lr"] = lr_at(i, run.peak_lr, run.warmup_steps, run.steps, t.final_lr_ratio)
         x, y = (b.to(trainer.device, non_blocking=True) for b in trainer.sampler.batch(i))
-        with autocast_for(trainer.device):
+        with autocast_for(trainer.device), attention_backend(opts.attention):
             _, loss = model(x, y)
         loss.backward()
         if opts.grad_clip and t.grad_clip > 0:
