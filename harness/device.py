@@ -33,7 +33,13 @@ def compiled(model: torch.nn.Module, mode: str) -> torch.nn.Module:
     The compiled module shares the parameters of `model`, so optimizer, checkpoints and evaluation
     keep using `model` itself.
     """
-    return model if mode == "none" else torch.compile(model, mode=mode)
+    if mode == "none":
+        return model
+    # A process trains one run at a time (the basic launcher, a reused joblib worker, the benchmark): forgetting
+    # the code compiled for earlier runs keeps each run below dynamo's recompile limit (recompile_limit, 8 in
+    # torch 2.13), past which torch would run the model eagerly with only a logged warning.
+    torch.compiler.reset()
+    return torch.compile(model, mode=mode)
 
 
 def threads_for(requested: int, parallel_jobs: int) -> int:

@@ -104,9 +104,13 @@ def flops_per_token_fwd_exact(cfg: GPTConfig, causal_halving: bool = False) -> f
     return forward_flops_breakdown(cfg, causal_halving).total
 
 
+# Training = forward + backward, the backward costing twice the forward (Hoffmann 2022 app. F; Kaplan 2020 sec. 2.1).
+TRAIN_OVER_FORWARD = 3
+
+
 def flops_per_token_train_exact(cfg: GPTConfig) -> float:
     """Training FLOPs per token: forward + backward, with backward = 2 x forward."""
-    return 3 * flops_per_token_fwd_exact(cfg)  # Hoffmann 2022 app. F; Kaplan 2020 sec. 2.1
+    return TRAIN_OVER_FORWARD * flops_per_token_fwd_exact(cfg)
 
 
 TRAIN_FLOPS_PER_TOKEN = {

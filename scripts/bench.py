@@ -2,8 +2,8 @@
 
 Measures, in one process: the machine's matmul peak; per shape of the presets, the trainer's
 tokens/s, FLOPs/s and MFU against a plain PyTorch loop (interleaved); the share of a run spent on
-test-loss evaluation; one 2-thread process vs two 1-thread processes; on a GPU (or with --processes),
-k trainer processes sharing the device against one; with --profile, where a step's time goes
+test-loss evaluation; one 2-thread process vs two 1-thread processes; with --processes, k trainer
+processes sharing the device against one; with --profile, where a step's time goes
 (matmuls, attention, optimizer, the rest); with --results-dir, where a
 finished sweep's time went; with --variants, candidate trainer changes. Prints the markdown report
 and writes it with one parquet file per table under --out.
@@ -37,8 +37,8 @@ def parse_args(argv) -> BenchOptions:
     p.add_argument("--sweep-log", type=Path, help="that sweep's log (end-to-end time from its timestamps)")
     p.add_argument("--sweep-preset", default=d.sweep_preset)
     p.add_argument("--no-threads", action="store_true", help="skip the threads-per-job comparison")
-    p.add_argument("--processes", type=int, nargs="+", help="k trainer processes side by side on the device "
-                   "vs one (default: 1 2 4 8 on CUDA, none on the CPU)")
+    p.add_argument("--processes", type=int, nargs="+", default=[], help="k trainer processes side by side on "
+                   "the device vs one, e.g. 1 2 4 8: how many tiny runs to pack per GPU")
     p.add_argument("--profile", action="store_true", help="where a step's time goes, by op group (CPU only)")
     p.add_argument("--variants", action="store_true", help="also time candidate trainer changes")
     p.add_argument("--compile", action="store_true", help="include torch.compile among the variants")
@@ -47,7 +47,7 @@ def parse_args(argv) -> BenchOptions:
     return BenchOptions(presets=a.preset, steps=a.steps, rounds=a.rounds, warmup=a.warmup, max_shapes=a.max_shapes,
                         device=a.device, threads=a.threads, overrides=a.override, results_dir=a.results_dir,
                         sweep_log=a.sweep_log, sweep_preset=a.sweep_preset, thread_compare=not a.no_threads,
-                        processes=tuple(a.processes) if a.processes else None,
+                        processes=tuple(a.processes),
                         profile=a.profile, variants=a.variants, variant_compile=a.compile, out=a.out)
 
 

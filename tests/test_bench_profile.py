@@ -2,8 +2,8 @@
 
 import pytest
 
-from harness.bench.profile import (ATTENTION, MATMUL, OPTIMIZER, OTHER, category_flops_per_token,
-                                   category_shares, op_category)
+from harness.bench.profile import (ATTENTION, MATMUL, OPTIMIZER, OTHER, OUTSIDE, category_flops_per_token,
+                                   category_seconds, op_category, wall_shares)
 from harness.bench.shapes import BenchShape
 
 
@@ -19,15 +19,20 @@ def test_ops_fall_into_their_group(name, category):
     assert op_category(name) == category
 
 
-def test_shares_are_each_groups_part_of_the_summed_self_time():
-    shares = category_shares([("aten::mm", 3.0), ("aten::addmm", 1.0), ("aten::_fused_adamw_", 0.5),
-                              ("aten::gelu", 0.5), ("aten::add_", 1.0)])
-    assert shares == pytest.approx({MATMUL: 4 / 6, ATTENTION: 0.0, OPTIMIZER: 0.5 / 6, OTHER: 1.5 / 6})
+def test_op_seconds_are_summed_per_group():
+    seconds = category_seconds([("aten::mm", 3.0), ("aten::addmm", 1.0), ("aten::_fused_adamw_", 0.5),
+                                ("Optimizer.step#AdamW.step", 0.25), ("aten::gelu", 0.5), ("aten::add_", 1.0)])
+    assert seconds == {MATMUL: 4.0, ATTENTION: 0.0, OPTIMIZER: 0.75, OTHER: 1.5}
 
 
-def test_an_empty_profile_is_an_error_not_a_zero():
-    with pytest.raises(ValueError, match="no op time"):
-        category_shares([])
+def test_shares_are_of_the_wall_time_and_the_time_in_no_op_is_its_own_row():
+    shares = wall_shares({MATMUL: 4.0, ATTENTION: 1.0, OPTIMIZER: 0.0, OTHER: 2.0}, wall_s=8.0)
+    assert shares == pytest.approx({MATMUL: 0.5, ATTENTION: 0.125, OPTIMIZER: 0.0, OTHER: 0.25, OUTSIDE: 0.125})
+
+
+def test_a_profile_of_no_time_is_an_error_not_a_zero():
+    with pytest.raises(ValueError, match="took no time"):
+        wall_shares({MATMUL: 0.0}, wall_s=0.0)
 
 
 def test_group_flops_are_three_times_the_forward_terms(sweep_plan):

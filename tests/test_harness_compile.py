@@ -3,8 +3,11 @@
 import json
 
 import pytest
+import torch
+from torch._dynamo.utils import counters
 
 from harness import store
+from harness.device import compiled
 from harness.resolve import resolve
 from harness.runner import execute
 from harness.trainer import RunInterrupted, Trainer
@@ -27,18 +30,29 @@ def runs(tmp_path_factory, run_config):
     compiled = resolve(run_config(compiled_dir, "train.compile=default"))
     with pytest.raises(RunInterrupted):
         execute(compiled, stop_after_step=STOP_AFTER_STEP)
-    step_models = []
+    step_models, graphs_before = [], counters["stats"]["unique_graphs"]
     with pytest.MonkeyPatch.context() as patch:
         original = Trainer._step
         patch.setattr(Trainer, "_step", lambda self, step: step_models.append(type(self.step_model).__name__)
                       or original(self, step))
         compiled_path = execute(compiled).path
+    graphs_compiled = counters["stats"]["unique_graphs"] - graphs_before
     return {"eager": store.read_run(execute(eager).path), "compiled": store.read_run(compiled_path),
-            "step_models": set(step_models), "ids": (eager.run_id, compiled.run_id)}
+            "step_models": set(step_models), "graphs_compiled": graphs_compiled, "ids": (eager.run_id, compiled.run_id)}
 
 
 def test_compiled_steps_run_through_the_compiled_module(runs):
     assert runs["step_models"] == {"OptimizedModule"}
+    assert runs["graphs_compiled"] >= 1  # dynamo really captured the model, not an eager fallback
+
+
+def test_each_run_compiles_afresh_so_a_sweep_never_reaches_the_recompile_limit(monkeypatch):
+    resets = []
+    monkeypatch.setattr(torch.compiler, "reset", lambda: resets.append(1))
+    compiled(torch.nn.Linear(2, 2), "default")
+    assert resets == [1]
+    model = torch.nn.Linear(2, 2)
+    assert compiled(model, "none") is model and resets == [1]
 
 
 def test_compiled_run_keeps_the_run_id_and_records_its_mode(runs):

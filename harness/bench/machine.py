@@ -65,7 +65,9 @@ def measure_peak(device: torch.device, sizes: tuple) -> float:
 
 def describe(device: torch.device, sizes: tuple | None = None) -> Machine:
     """Name the machine and measure its dense matmul peak right now (a few seconds); sizes: peak_sizes_for."""
-    sizes = tuple(sizes or peak_sizes_for(device))
+    sizes = peak_sizes_for(device) if sizes is None else tuple(sizes)
+    if not sizes:
+        raise ValueError("peak sizes: at least one square matmul size is needed")
     dtype = peak_dtype_for(device)
     peak = measure_peak(device, sizes)
     name = processor_name()

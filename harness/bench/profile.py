@@ -1,7 +1,9 @@
 """Where a training step's time goes: torch.profiler's self time per op, grouped into dense matmuls,
-attention, the optimizer and everything else, with the FLOP rate each group reaches against the peak.
+attention, the optimizer, everything else, and the time outside any torch op; with the FLOP rate each
+group reaches against the peak.
 
-CPU only: on a GPU, ops return before their kernels finish, so CPU self time says nothing about them.
+CPU and eager only: on a GPU, ops return before their kernels finish, so CPU self time says nothing
+about them; a compiled step runs fused kernels that no longer carry the eager ops' names.
 """
 
 from __future__ import annotations
@@ -16,17 +18,16 @@ from harness.bench.shapes import BenchShape
 from harness.bench.timing import timed_seconds, trainer_stepper
 from harness.data import PreparedData
 from harness.trainer import Trainer
-from models.flops import forward_flops_breakdown
+from models.flops import TRAIN_OVER_FORWARD, forward_flops_breakdown
 
 MATMUL = "dense matmuls"
 ATTENTION = "attention (SDPA)"
-OPTIMIZER = "optimizer (AdamW)"
+OPTIMIZER = "optimizer (AdamW, its Python included)"
 OTHER = "everything else"
-CATEGORIES = (MATMUL, ATTENTION, OPTIMIZER, OTHER)
+OP_CATEGORIES = (MATMUL, ATTENTION, OPTIMIZER, OTHER)
+OUTSIDE = "outside torch ops (Python, batches, profiler)"
 MATMUL_OPS = frozenset({"aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm"})
-# Training counts the backward pass as twice the forward (Hoffmann 2022 app. F; Kaplan 2020 sec. 2.1),
-# as the exact convention of models.flops does.
-TRAIN_OVER_FORWARD = 3
+US_PER_S = 1e6  # torch.profiler reports times in microseconds
 
 
 def op_category(name: str) -> str:
@@ -35,24 +36,31 @@ def op_category(name: str) -> str:
         return MATMUL
     if "scaled_dot_product" in name:
         return ATTENTION
-    if "adamw" in name.lower():
+    if "adamw" in name.lower():  # the fused kernel, and the Optimizer.step#AdamW.step / zero_grad records
         return OPTIMIZER
     return OTHER
 
 
-def category_shares(self_times: Iterable[Tuple[str, float]]) -> Dict[str, float]:
-    """(op name, self time) pairs -> each category's share of the total self time (every category present)."""
-    totals = dict.fromkeys(CATEGORIES, 0.0)
+def category_seconds(self_times: Iterable[Tuple[str, float]]) -> Dict[str, float]:
+    """(op name, self seconds) pairs -> seconds per op group (every group present)."""
+    totals = dict.fromkeys(OP_CATEGORIES, 0.0)
     for name, seconds in self_times:
         totals[op_category(name)] += seconds
-    whole = sum(totals.values())
-    if whole <= 0:
-        raise ValueError("the profile recorded no op time")
-    return {c: t / whole for c, t in totals.items()}
+    return totals
+
+
+def wall_shares(op_seconds: Dict[str, float], wall_s: float) -> Dict[str, float]:
+    """Each op group's share of the profiled wall time, and the rest (time in no torch op) as OUTSIDE."""
+    if wall_s <= 0:
+        raise ValueError(f"wall_s={wall_s}: the profiled steps took no time")
+    shares = {c: s / wall_s for c, s in op_seconds.items()}
+    shares[OUTSIDE] = 1 - sum(shares.values())
+    return shares
 
 
 def category_flops_per_token(shape: BenchShape) -> Dict[str, float]:
-    """Training FLOPs per token of the groups that do counted arithmetic (models.flops' exact terms)."""
+    """Training FLOPs per token of the groups that do counted arithmetic (models.flops' exact terms; the
+    attention charged the full n_ctx square, as that count does, though a causal kernel skips half)."""
     f = forward_flops_breakdown(shape.run.gpt)
     return {MATMUL: TRAIN_OVER_FORWARD * (f.attn_qkv + f.attn_out + f.mlp + f.logits),
             ATTENTION: TRAIN_OVER_FORWARD * (f.attn_logits + f.attn_softmax + f.attn_values)}
@@ -60,14 +68,23 @@ def category_flops_per_token(shape: BenchShape) -> Dict[str, float]:
 
 def profile_step(shape: BenchShape, data: PreparedData, n_steps: int, warmup: int, peak_flops_per_s: float,
                  workdir: Path) -> List[dict]:
-    """One row per category for the trainer's step at `shape` on the CPU: ms per step, share, FLOP rate."""
+    """One row per group for the trainer's step at `shape` on the CPU: ms per step (the profiled shares of the
+    unprofiled step time), share, FLOP rate by the exact count; for the matmuls also the rate from the
+    profiler's own FLOP count and self time, which no scaling touches."""
+    if shape.run.config.train.compile != "none":
+        raise ValueError(f"train.compile={shape.run.config.train.compile}: the profile groups eager ops by name")
     cpu = torch.device("cpu")
     step = trainer_stepper(Trainer(shape.run, data, cpu, workdir / "profile-checkpoint.pt"))
     timed_seconds(step, warmup, cpu)
     step_s = timed_seconds(step, n_steps, cpu) / n_steps  # unprofiled: the profiler adds time per op
-    with profile(activities=[ProfilerActivity.CPU]) as prof:
-        timed_seconds(step, n_steps, cpu)
-    shares = category_shares((e.key, e.self_cpu_time_total) for e in prof.key_averages())
+    with profile(activities=[ProfilerActivity.CPU], with_flops=True) as prof:
+        profiled_s = timed_seconds(step, n_steps, cpu) / n_steps
+    events = prof.key_averages()
+    shares = wall_shares(category_seconds((e.key, e.self_cpu_time_total / US_PER_S / n_steps) for e in events),
+                         profiled_s)
+    matmuls = [e for e in events if op_category(e.key) == MATMUL]
+    matmul_op_rate = (sum(e.flops for e in matmuls) / (sum(e.self_cpu_time_total for e in matmuls) / US_PER_S)
+                      if matmuls else float("nan"))
     flops = category_flops_per_token(shape)
     rows = []
     for category, share in shares.items():
@@ -77,5 +94,8 @@ def profile_step(shape: BenchShape, data: PreparedData, n_steps: int, warmup: in
         rows.append({"preset": shape.preset, "shape": shape.label, "threads": torch.get_num_threads(),
                      "category": category, "ms_per_step": 1e3 * seconds, "share": share,
                      "gflop_per_step": flop_per_step / 1e9, "gflops_per_s": rate / 1e9,
-                     "fraction_of_peak": rate / peak_flops_per_s})
+                     "fraction_of_peak": rate / peak_flops_per_s,
+                     "profiler_fraction_of_peak": (matmul_op_rate / peak_flops_per_s if category == MATMUL
+                                                   else float("nan")),
+                     "profiled_over_unprofiled": profiled_s / step_s})
     return rows

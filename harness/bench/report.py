@@ -102,7 +102,8 @@ def write_outputs(out: Path, machine: Machine, tables: Dict[str, pd.DataFrame], 
     device_columns = {"device": machine.device, "processor": machine.processor,
                       "torch_version": machine.torch_version, "threads": machine.threads,
                       "peak_dtype": machine.peak_dtype, "peak_flops_per_s": machine.peak_flops_per_s,
-                      "peak_end_flops_per_s": machine.peak_end_flops_per_s}
+                      "peak_end_flops_per_s": machine.peak_end_flops_per_s,
+                      "peak_sizes": ",".join(str(n) for n in machine.peak_sizes)}
     pd.DataFrame([device_columns]).to_parquet(out / "machine.parquet", index=False)
     for name, frame in tables.items():
         if frame is not None and not frame.empty:

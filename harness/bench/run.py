@@ -28,10 +28,6 @@ from harness.device import pick_device
 log = logging.getLogger("scalinglab.bench")
 VARIANT_PRESET = "kaplan_fig1"
 VARIANT_SHAPES = ((4, 128), (2, 32))  # (n_layer, d_model): batch 16, n_ctx 128, vocab 1024 in kaplan_fig1
-# Processes side by side on one GPU, for the packing table: 1 (the reference) and doublings up to 8, the
-# range in which a toy sweep's tiny models on one GPU stop being kernel-launch bound or run out of
-# CPU cores to launch from (16 on the lent H100 machine: 2 threads per process at 8).
-GPU_PROCESS_COUNTS = (1, 2, 4, 8)
 
 
 @dataclass
@@ -50,8 +46,8 @@ class BenchOptions:
     sweep_log: Optional[Path] = None
     sweep_preset: str = "kaplan_fig1"
     thread_compare: bool = True
-    processes: Optional[tuple] = None  # k training processes side by side on the device; None: GPU_PROCESS_COUNTS
-    # on CUDA, none on the CPU (the threads table covers it there)
+    processes: tuple = ()  # k trainer processes side by side on the device vs one (several tiny runs per GPU);
+    # only when asked: each k starts k processes for the smallest and largest shape of every preset
     profile: bool = False  # where the step's time goes, smallest and largest shape of each preset (CPU only)
     variants: bool = False
     variant_compile: bool = False
@@ -102,7 +98,7 @@ def measure_processes(by_preset: Dict[str, List[BenchShape]], opts: BenchOptions
     for shape in smallest_and_largest(by_preset):
         log.info("processes %s %s on %s: %s", shape.preset, shape.label, device, counts)
         data = prepare_once(shape.run.config.data, cache)
-        rows += compare_processes(shape, data, device, counts, torch.get_num_threads(), opts.steps, opts.warmup)
+        rows += compare_processes(shape, data, device, counts, opts.steps, opts.warmup)
     return pd.DataFrame(rows)
 
 
@@ -117,37 +113,11 @@ def measure_profiles(by_preset: Dict[str, List[BenchShape]], opts: BenchOptions,
     return pd.DataFrame(rows)
 
 
-def process_counts(opts: BenchOptions, device: torch.device) -> tuple:
-    """The process counts of the packing table: as asked, else GPU_PROCESS_COUNTS on CUDA and none on the CPU."""
-    if opts.processes is not None:
-        return tuple(opts.processes)
-    return GPU_PROCESS_COUNTS if device.type == "cuda" else ()
-
-
-def measure_variants(opts: BenchOptions, device: torch.device, cache: dict, workdir: Path) -> pd.DataFrame:
-    """Candidate trainer changes on the VARIANT_SHAPES of VARIANT_PRESET."""
-    shapes = preset_shapes(VARIANT_PRESET, opts.overrides)
-    rows = []
-    for n_layer, d_model in VARIANT_SHAPES:
-        shape = find_shape(shapes, n_layer, d_model)
-        log.info("variants %s", shape.label)
-        data = prepare_once(shape.run.config.data, cache)
-        rows += compare_variants(shape, data, device, workdir, opts.steps, opts.rounds, opts.warmup,
-                                 opts.variant_compile)
-    return pd.DataFrame(rows)
-
-
-def measure_sweep(opts: BenchOptions) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The finished sweep's summary row and per-run times."""
-    plan = preset_plan(opts.sweep_preset, opts.overrides)
-    runs = store.load_runs(opts.results_dir)
-    summary = sweep_summary(opts.results_dir, runs, plan, opts.sweep_log)
-    return pd.DataFrame([summary]), per_run_times(runs)
-
-
 def run_benchmark(opts: BenchOptions, command: str = "python scripts/bench.py") -> str:
     """Measure everything `opts` asks for, write parquet + markdown under opts.out, return the markdown."""
     device = pick_device(opts.device)
+    if any(k < 1 for k in opts.processes):
+        raise ValueError(f"--processes {' '.join(map(str, opts.processes))}: every count must be >= 1")
     if opts.profile and device.type != "cpu":
         raise ValueError(f"--profile times ops on the CPU only; this run's device is {device}")
     threads_before = torch.get_num_threads()
@@ -171,9 +141,8 @@ def _measure_and_write(opts: BenchOptions, device: torch.device, command: str) -
         tables["presets"] = preset_eval_table(tables["shapes"])
         if opts.thread_compare and device.type == "cpu" and torch.get_num_threads() >= 2:
             tables["threads"] = measure_threads(by_preset, opts, cache)
-        counts = process_counts(opts, device)
-        if counts:
-            tables["processes"] = measure_processes(by_preset, opts, device, counts, cache)
+        if opts.processes:
+            tables["processes"] = measure_processes(by_preset, opts, device, opts.processes, cache)
         if opts.profile:
             tables["profile"] = measure_profiles(by_preset, opts, machine.peak_flops_per_s, cache, Path(tmp))
         if opts.results_dir is not None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import dataclasses
 import multiprocessing as mp
+import queue
 import tempfile
+import time
 from pathlib import Path
 from typing import List, Sequence
 
@@ -15,41 +17,75 @@ import torch
 from harness.bench.shapes import BenchShape
 from harness.bench.timing import timed_seconds, trainer_stepper
 from harness.data import PreparedData
+from harness.device import threads_for
 from harness.trainer import Trainer
 
-CHILD_TIMEOUT_S = 600
+CHILD_TIMEOUT_S = 600  # a child that has not reported by then is stuck: the benchmark stops with an error
+POLL_S = 1.0  # how often the parent checks whether a child died while it waits for results
 
 
 def _worker(run, data: PreparedData, threads: int, n_steps: int, warmup: int, device: str, barrier,
             results) -> None:
-    """In a fresh process: build the trainer, warm up, wait for the others, time n_steps."""
+    """In a fresh process: build the trainer, warm up, wait for the others, then time n_steps.
+
+    Reports (start, end, tokens) on the wall clock (time.time, shared by every process of the machine), so
+    the parent can divide all tokens by the window in which any of them ran.
+    """
     torch.set_num_threads(threads)
     where = torch.device(device)
     with tempfile.TemporaryDirectory() as tmp:
         step = trainer_stepper(Trainer(run, data, where, Path(tmp) / "ckpt.pt"))
         timed_seconds(step, warmup, where)
-        barrier.wait()
-        results.put(n_steps * run.tokens_per_step / timed_seconds(step, n_steps, where))
+        barrier.wait(timeout=CHILD_TIMEOUT_S)
+        start = time.time()
+        timed_seconds(step, n_steps, where)
+        results.put((start, time.time(), n_steps * run.tokens_per_step))
+
+
+def _collect(children: list, results, timeout_s: float) -> list:
+    """One result per child; an error as soon as a child exits without one, or when `timeout_s` passes."""
+    got, deadline = [], time.monotonic() + timeout_s
+    while len(got) < len(children):
+        try:
+            got.append(results.get(timeout=POLL_S))
+        except queue.Empty:
+            failed = [c.exitcode for c in children if c.exitcode not in (None, 0)]
+            if failed:
+                raise RuntimeError(f"benchmark process exited with status {failed[0]}") from None
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"benchmark processes gave no result within {timeout_s:.0f} s") from None
+    return got
 
 
 def side_by_side_tokens_per_s(run, data: PreparedData, processes: int, threads: int, n_steps: int,
                               warmup: int, device: str = "cpu") -> float:
-    """Total tokens/s of `processes` trainer processes of `threads` CPU threads each on `device`, timed together."""
-    ctx = mp.get_context("spawn")  # a forked child would inherit the parent's OpenMP state
+    """Total tokens/s of `processes` trainer processes of `threads` CPU threads each on `device`, timed together:
+    every process's tokens over the window from the first start to the last end, so a process that runs
+    partly alone (woken late from the barrier, or finishing late) cannot inflate the total."""
+    if processes < 1:
+        raise ValueError(f"processes={processes}: must be >= 1")
+    ctx = mp.get_context("spawn")  # a forked child would inherit the parent's OpenMP (and CUDA) state
     barrier, results = ctx.Barrier(processes), ctx.Queue()
     # Plain arrays, not memory maps, cross the process boundary.
     portable = dataclasses.replace(data, train_tokens=np.array(data.train_tokens),
                                    test_tokens=np.array(data.test_tokens))
-    children = [ctx.Process(target=_worker, args=(run, portable, threads, n_steps, warmup, device, barrier, results))
+    children = [ctx.Process(target=_worker, daemon=True,
+                            args=(run, portable, threads, n_steps, warmup, device, barrier, results))
                 for _ in range(processes)]
-    for child in children:
-        child.start()
-    totals = [results.get(timeout=CHILD_TIMEOUT_S) for _ in children]
-    for child in children:
-        child.join()
-        if child.exitcode != 0:
-            raise RuntimeError(f"benchmark process exited with status {child.exitcode}")
-    return sum(totals)
+    try:
+        for child in children:
+            child.start()
+        spans = _collect(children, results, CHILD_TIMEOUT_S)
+        for child in children:
+            child.join()
+            if child.exitcode != 0:
+                raise RuntimeError(f"benchmark process exited with status {child.exitcode}")
+    finally:
+        for child in children:
+            if child.is_alive():
+                child.terminate()
+    starts, ends, tokens = zip(*spans)
+    return sum(tokens) / (max(ends) - min(starts))
 
 
 def compare_threads(shape: BenchShape, data: PreparedData, n_steps: int, warmup: int, cores: int) -> dict:
@@ -63,13 +99,14 @@ def compare_threads(shape: BenchShape, data: PreparedData, n_steps: int, warmup:
 
 
 def compare_processes(shape: BenchShape, data: PreparedData, device: torch.device, counts: Sequence[int],
-                      cores: int, n_steps: int, warmup: int) -> List[dict]:
-    """For each k in `counts`: k trainer processes side by side on `device` (cores // k threads each), total
-    tokens/s, and its ratio to one process. On a GPU this is how many tiny runs to pack per device
+                      n_steps: int, warmup: int) -> List[dict]:
+    """For each k in `counts` (1, the reference, always among them): k trainer processes side by side on
+    `device` with the CPU threads the sweep gives each of k jobs (harness.device.threads_for), total tokens/s
+    and its ratio to one process. On a GPU this says how many tiny runs to pack per device
     (scripts/sweep.py hydra/launcher=local_parallel hydra.launcher.n_jobs=k)."""
-    totals = {k: side_by_side_tokens_per_s(shape.run, data, k, max(1, cores // k), n_steps, warmup, str(device))
+    counts = sorted(set(counts) | {1})
+    totals = {k: side_by_side_tokens_per_s(shape.run, data, k, threads_for(0, k), n_steps, warmup, str(device))
               for k in counts}
     return [{"preset": shape.preset, "shape": shape.label, "device": str(device), "processes": k,
-             "threads_each": max(1, cores // k), "total_tokens_per_s": total,
-             "over_one_process": total / totals[1] if 1 in totals else float("nan")}
+             "threads_each": threads_for(0, k), "total_tokens_per_s": total, "over_one_process": total / totals[1]}
             for k, total in totals.items()]
