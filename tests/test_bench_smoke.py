@@ -11,7 +11,7 @@ pytestmark = pytest.mark.slow  # trains real (tiny) models for a few steps
 
 def test_benchmark_writes_markdown_and_parquet_for_the_tiniest_shape(tmp_path, data_cache):
     opts = BenchOptions(presets=["smoke"], steps=2, rounds=2, warmup=1, max_shapes=1, threads=1,
-                        thread_compare=False, processes=(1, 2), profile=True, overrides=[f"data.cache_dir={data_cache}"], out=tmp_path,
+                        thread_compare=False, processes=(1, 2), side_by_side_s=0.2, profile=True, overrides=[f"data.cache_dir={data_cache}"], out=tmp_path,
                         peak_sizes=(128,))
     text = run_benchmark(opts)
     shapes = pd.read_parquet(tmp_path / "shapes.parquet")
@@ -29,6 +29,8 @@ def test_benchmark_writes_markdown_and_parquet_for_the_tiniest_shape(tmp_path, d
     assert processes["processes"].tolist() == [1, 2]
     assert processes["threads_each"].tolist() == [threads_for(0, 1), threads_for(0, 2)]  # as the sweep's jobs
     assert (processes["total_tokens_per_s"] > 0).all()
+    assert processes["start_spread_s"].iloc[0] == 0.0  # one process: nothing to spread
+    assert 0 <= processes["start_spread_s"].iloc[1] < 0.2  # the barrier releases both together
     assert processes["over_one_process"].iloc[0] == 1.0
     assert processes["over_one_process"].iloc[1] == pytest.approx(
         processes["total_tokens_per_s"].iloc[1] / processes["total_tokens_per_s"].iloc[0])

@@ -27,6 +27,11 @@ from harness.device import pick_device
 
 log = logging.getLogger("scalinglab.bench")
 VARIANT_PRESET = "kaplan_fig1"
+# Processes timed side by side step for at least this long, so that each total covers seconds of
+# overlap: 20 steps are 0.2 s on the tiniest shape, and with fixed step counts a process that finished
+# early left the other running alone (the old per-process sum reported 1.38x on 6 x 128 where these
+# windows measure 1.16-1.18x). The barrier releases them within ~0.1 ms (start_spread_s).
+SIDE_BY_SIDE_S = 3.0
 VARIANT_SHAPES = ((4, 128), (2, 32))  # (n_layer, d_model): batch 16, n_ctx 128, vocab 1024 in kaplan_fig1
 
 
@@ -46,6 +51,7 @@ class BenchOptions:
     sweep_log: Optional[Path] = None
     sweep_preset: str = "kaplan_fig1"
     thread_compare: bool = True
+    side_by_side_s: float = SIDE_BY_SIDE_S  # each process of the threads and processes tables steps this long
     processes: tuple = ()  # k trainer processes side by side on the device vs one (several tiny runs per GPU);
     # only when asked: each k starts k processes for the smallest and largest shape of every preset
     profile: bool = False  # where the step's time goes, smallest and largest shape of each preset (CPU only)
@@ -87,7 +93,7 @@ def measure_threads(by_preset: Dict[str, List[BenchShape]], opts: BenchOptions, 
     for shape in smallest_and_largest(by_preset):
         log.info("threads %s %s", shape.preset, shape.label)
         data = prepare_once(shape.run.config.data, cache)
-        rows.append(compare_threads(shape, data, opts.steps, opts.warmup, cores))
+        rows.append(compare_threads(shape, data, opts.steps, opts.warmup, opts.side_by_side_s, cores))
     return pd.DataFrame(rows)
 
 
@@ -98,7 +104,7 @@ def measure_processes(by_preset: Dict[str, List[BenchShape]], opts: BenchOptions
     for shape in smallest_and_largest(by_preset):
         log.info("processes %s %s on %s: %s", shape.preset, shape.label, device, counts)
         data = prepare_once(shape.run.config.data, cache)
-        rows += compare_processes(shape, data, device, counts, opts.steps, opts.warmup)
+        rows += compare_processes(shape, data, device, counts, opts.steps, opts.warmup, opts.side_by_side_s)
     return pd.DataFrame(rows)
 
 
