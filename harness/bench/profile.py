@@ -8,6 +8,7 @@ about them; a compiled step runs fused kernels that no longer carry the eager op
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Dict, Iterable, List, Tuple
 
@@ -28,6 +29,9 @@ OP_CATEGORIES = (MATMUL, ATTENTION, OPTIMIZER, OTHER)
 OUTSIDE = "outside torch ops (Python, batches, profiler)"
 MATMUL_OPS = frozenset({"aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm"})
 US_PER_S = 1e6  # torch.profiler reports times in microseconds
+OVERLAP_WARNING = 0.01  # op self times above the wall time by more than this are not a split of it
+
+log = logging.getLogger("scalinglab.bench")
 
 
 def op_category(name: str) -> str:
@@ -55,6 +59,9 @@ def wall_shares(op_seconds: Dict[str, float], wall_s: float) -> Dict[str, float]
         raise ValueError(f"wall_s={wall_s}: the profiled steps took no time")
     shares = {c: s / wall_s for c, s in op_seconds.items()}
     shares[OUTSIDE] = 1 - sum(shares.values())
+    if shares[OUTSIDE] < -OVERLAP_WARNING:
+        log.warning("op self times add up to %.0f%% of the wall time: ops overlapped (several recording "
+                    "threads), so the shares are not a split of the step", 100 * (1 - shares[OUTSIDE]))
     return shares
 
 
@@ -69,8 +76,8 @@ def category_flops_per_token(shape: BenchShape) -> Dict[str, float]:
 def profile_step(shape: BenchShape, data: PreparedData, n_steps: int, warmup: int, peak_flops_per_s: float,
                  workdir: Path) -> List[dict]:
     """One row per group for the trainer's step at `shape` on the CPU: ms per step (the profiled shares of the
-    unprofiled step time), share, FLOP rate by the exact count; for the matmuls also the rate from the
-    profiler's own FLOP count and self time, which no scaling touches."""
+    unprofiled step time), share, the FLOP rate by the exact count over the group's profiled self time;
+    for the matmuls also the rate from the profiler's own FLOP count, as a cross-check of the count."""
     if shape.run.config.train.compile != "none":
         raise ValueError(f"train.compile={shape.run.config.train.compile}: the profile groups eager ops by name")
     cpu = torch.device("cpu")
@@ -90,7 +97,10 @@ def profile_step(shape: BenchShape, data: PreparedData, n_steps: int, warmup: in
     for category, share in shares.items():
         seconds = share * step_s
         flop_per_step = flops.get(category, float("nan")) * shape.run.tokens_per_step
-        rate = flop_per_step / seconds if seconds > 0 else float("nan")
+        # The rate comes from the group's own profiled time, as the profiler's count does: scaling it to
+        # the unprofiled step would credit the group with the profiler's overhead between ops.
+        profiled_group_s = share * profiled_s
+        rate = flop_per_step / profiled_group_s if profiled_group_s > 0 else float("nan")
         rows.append({"preset": shape.preset, "shape": shape.label, "threads": torch.get_num_threads(),
                      "category": category, "ms_per_step": 1e3 * seconds, "share": share,
                      "gflop_per_step": flop_per_step / 1e9, "gflops_per_s": rate / 1e9,

@@ -119,9 +119,32 @@ def measure_profiles(by_preset: Dict[str, List[BenchShape]], opts: BenchOptions,
     return pd.DataFrame(rows)
 
 
+def measure_variants(opts: BenchOptions, device: torch.device, cache: dict, workdir: Path) -> pd.DataFrame:
+    """Candidate trainer changes on the VARIANT_SHAPES of VARIANT_PRESET."""
+    shapes = preset_shapes(VARIANT_PRESET, opts.overrides)
+    rows = []
+    for n_layer, d_model in VARIANT_SHAPES:
+        shape = find_shape(shapes, n_layer, d_model)
+        log.info("variants %s", shape.label)
+        data = prepare_once(shape.run.config.data, cache)
+        rows += compare_variants(shape, data, device, workdir, opts.steps, opts.rounds, opts.warmup,
+                                 opts.variant_compile)
+    return pd.DataFrame(rows)
+
+
+def measure_sweep(opts: BenchOptions) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The finished sweep's summary row and per-run times."""
+    plan = preset_plan(opts.sweep_preset, opts.overrides)
+    runs = store.load_runs(opts.results_dir)
+    summary = sweep_summary(opts.results_dir, runs, plan, opts.sweep_log)
+    return pd.DataFrame([summary]), per_run_times(runs)
+
+
 def run_benchmark(opts: BenchOptions, command: str = "python scripts/bench.py") -> str:
     """Measure everything `opts` asks for, write parquet + markdown under opts.out, return the markdown."""
     device = pick_device(opts.device)
+    if opts.steps < 1 or opts.side_by_side_s <= 0:
+        raise ValueError(f"steps={opts.steps}, side_by_side_s={opts.side_by_side_s}: both must be > 0")
     if any(k < 1 for k in opts.processes):
         raise ValueError(f"--processes {' '.join(map(str, opts.processes))}: every count must be >= 1")
     if opts.profile and device.type != "cpu":

@@ -22,6 +22,7 @@ from harness.device import synchronize, threads_for
 from harness.trainer import Trainer
 
 CHILD_TIMEOUT_S = 600  # a child that has not reported by then is stuck: the benchmark stops with an error
+EXIT_WAIT_S = 30.0  # how long a child that has reported may take to exit before it is killed
 POLL_S = 1.0  # how often the parent checks whether a child died while it waits for results
 
 
@@ -92,13 +93,17 @@ def side_by_side(run, data: PreparedData, processes: int, threads: int, n_steps:
             child.start()
         spans = _collect(children, results, CHILD_TIMEOUT_S)
         for child in children:
-            child.join()
+            child.join(timeout=EXIT_WAIT_S)  # a child stuck on exit is killed below, then reported
             if child.exitcode != 0:
                 raise RuntimeError(f"benchmark process exited with status {child.exitcode}")
     finally:
         for child in children:
             if child.is_alive():
                 child.terminate()
+                child.join(timeout=EXIT_WAIT_S)
+            if child.is_alive():
+                child.kill()
+                child.join()
     starts, ends, tokens = zip(*spans)
     return SideBySide(sum(tokens) / (max(ends) - min(starts)), max(starts) - min(starts))
 
