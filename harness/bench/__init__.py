@@ -4,10 +4,12 @@
     shapes.py      the distinct model shapes of a preset, from the harness's own plan
     plain_loop.py  the reference: a hand-written nanoGPT-style loop, independent of models/
     timing.py      trainer vs plain loop, interleaved; the cost of test-loss evaluation
-    threads.py     one multi-thread process vs single-thread processes side by side
+    threads.py     processes side by side: threads per job on the CPU, k trainers sharing one device
+    profile.py     where a step's time goes: matmuls, attention, optimizer, the rest (CPU)
     sweep_time.py  where a finished sweep's wall time went
     ceiling.py     a whole preset: plain loop vs trainer vs the compute floor at the measured peak
     variants.py    candidate trainer changes, each timed against the trainer as it is
+    noise.py       test-loss noise of one run against the paired difference of two (scripts/noise.py)
     report.py      markdown + parquet
     run.py         run_benchmark(BenchOptions): all of the above in one process
 """

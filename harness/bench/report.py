@@ -18,10 +18,10 @@ TITLES = {
     "shapes": "Trainer vs plain loop (tokens/s, exact-count FLOPs/s, MFU; eval share of the shape's runs)",
     "presets": "Test-loss evaluation as a share of each preset's training time (measured step and eval times)",
     "threads": "Threads per job: one multi-thread process vs single-thread processes side by side",
-    "processes": ("Processes sharing the device: k trainer processes side by side (cores // k threads each) "
-                  "vs one, total tokens/s"),
-    "profile": ("Where a step's time goes (torch.profiler self time on the CPU, scaled to the unprofiled step): "
-                "FLOP rate of each group by the exact count, against the peak"),
+    "processes": ("Processes sharing the device: k trainer processes side by side (the threads a sweep gives "
+                  "each of k jobs) vs one, total tokens/s over their common window"),
+    "profile": ("Where a step's time goes (torch.profiler self time on the CPU; ms scaled to the unprofiled "
+                "step): each group's FLOP rate over its profiled time by the exact count, against the peak"),
     "sweep": "Finished sweep: planned compute, training time, end-to-end time",
     "sweep_runs": "Finished sweep: per-run wall time",
     "ceiling": ("Whole preset vs the plain loop: step time over all planned runs, the compute floor "
