@@ -11,6 +11,7 @@ from analysis.result import MIN_DISTINCT_X, FitResult
 
 FRONTIER_KEYS = ["alpha_C", "C_c", "a_Nopt"]
 ENVELOPE_POINTS = 80  # log-spaced compute values at which the lower envelope is evaluated
+COVER_RTOL = 1e-9  # a curve covers a compute value within float rounding of its own ends
 
 
 def compute_column(convention: str) -> str:
@@ -67,22 +68,53 @@ def compute_envelope(curves: pd.DataFrame, compute: str = "6n", n_points: int = 
     raise ValueError(f"method={method!r}: expected 'interp' or 'bins'")
 
 
-def _interior(envelope: pd.DataFrame, sizes: np.ndarray) -> tuple[pd.DataFrame, list[str]]:
-    """Envelope points not owned by the smallest or largest model, whose optimum may lie off the grid."""
-    inner = envelope[(envelope["N"] > sizes.min()) & (envelope["N"] < sizes.max())]
-    if inner["N"].nunique() >= 2 and len(inner) >= MIN_DISTINCT_X:
-        return inner, [f"fit on {len(inner)} of {len(envelope)} envelope points (edge models excluded)"]
-    return envelope, ["too few interior envelope points: fit includes the smallest and largest models"]
+def _run_spans(curves: pd.DataFrame, column: str) -> pd.DataFrame:
+    """Per usable run: its model size N and the compute range its learning curve covers."""
+    usable = usable_curves(curves, column)
+    return usable.groupby("run_id").agg(N=("params_non_embedding", "first"), lo=(column, "min"),
+                                        hi=(column, "max")).reset_index()
 
 
-def _fit_frontier(curves: pd.DataFrame, compute: str, n_points: int, method: str, exclude_edges: bool) -> FitResult:
+def _bracketed(envelope: pd.DataFrame, spans: pd.DataFrame) -> np.ndarray:
+    """Mask of envelope points whose owner beat both neighbouring model sizes at that very compute.
+
+    At fixed compute the loss is unimodal in N (Kaplan 2020 fig. 2, Hoffmann 2022 fig. 3), so an owner
+    that is lower than the next smaller and the next larger size of the grid is the grid's best there.
+    A point is kept only when a curve of each neighbour covers its compute: where the smaller model's
+    runs stopped earlier, or the larger model's curves start later, the owner won by default, and such
+    points bias the frontier towards large models (and a towards 1). The smallest and largest sizes
+    have a neighbour missing, so their points are never kept.
+    """
+    sizes = np.sort(spans["N"].unique())
+    lo, hi = spans["lo"].to_numpy(float), spans["hi"].to_numpy(float)
+    keep = np.zeros(len(envelope), bool)
+    for i, (c, n) in enumerate(zip(envelope["compute"].to_numpy(float), envelope["N"].to_numpy(float))):
+        k = int(np.searchsorted(sizes, n))
+        if 0 < k < len(sizes) - 1:
+            covered = (lo <= c * (1 + COVER_RTOL)) & (hi >= c * (1 - COVER_RTOL))
+            keep[i] = all((covered & (spans["N"].to_numpy(float) == sizes[k + step])).any() for step in (-1, 1))
+    return keep
+
+
+def _fit_frontier(curves: pd.DataFrame, compute: str, n_points: int, method: str, bracketed_only: bool) -> FitResult:
+    column = compute_column(compute)
+    spans = _run_spans(curves, column)
+    if spans["N"].nunique() < MIN_DISTINCT_X:
+        return FitResult.failed("L(C_min)", f"L(C_min): {spans['N'].nunique()} model sizes with a usable curve "
+                                            f"(need >= {MIN_DISTINCT_X} for a compute frontier)", FRONTIER_KEYS)
     envelope = compute_envelope(curves, compute, n_points, method)
-    if envelope.empty:
-        return FitResult.failed("L(C_min)", f"no finite test_loss with {compute_column(compute)} > 0", FRONTIER_KEYS)
-    notes: list[str] = []
-    fitted = envelope
-    if exclude_edges:
-        fitted, notes = _interior(envelope, curves["params_non_embedding"].to_numpy(float))
+    fitted, notes = envelope, ["fit on the whole envelope (bracketed_only=False)"]
+    if bracketed_only:
+        keep = _bracketed(envelope, spans)
+        if keep.sum() >= MIN_DISTINCT_X and envelope.loc[keep, "N"].nunique() >= 2:
+            fitted = envelope[keep]
+            notes = [f"fit on {int(keep.sum())} of {len(envelope)} envelope points: those whose owner beat the "
+                     "next smaller and larger model sizes at the same compute"]
+        else:
+            notes = [f"FRONTIER NOT BRACKETED: only {int(keep.sum())} of {len(envelope)} envelope points have curves "
+                     "of both neighbouring model sizes at their compute, so the fit uses the whole envelope, where "
+                     "models win because their neighbours' runs stopped or had not started: α_C and a are biased "
+                     "(train the smaller models longer)"]
     loss_fit = fit_power_law(fitted["compute"], fitted["loss"], symbol="C", name="L(C_min)")
     result = FitResult("L(C_min)", {**loss_fit.params, "a_Nopt": np.nan}, loss_fit.converged, loss_fit.message,
                        r2_log=loss_fit.r2_log, n_points=len(fitted), diagnostics=notes + loss_fit.diagnostics,
@@ -95,11 +127,15 @@ def _fit_frontier(curves: pd.DataFrame, compute: str, n_points: int, method: str
 
 
 def fit_compute_frontier(curves: pd.DataFrame, *, compute: str = "6n", n_points: int = ENVELOPE_POINTS,
-                         method: str = "interp", exclude_edge_models: bool = True, n_boot: int = 200,
+                         method: str = "interp", bracketed_only: bool = True, n_boot: int = 200,
                          seed: int = 0) -> FitResult:
-    """Envelope of all learning curves under a compute convention, its power law and N_opt exponent."""
+    """Envelope of all learning curves under a compute convention, its power law and N_opt exponent.
+
+    With `bracketed_only`, only envelope points whose owner beat both neighbouring model sizes at that
+    compute are fitted (see _bracketed); the diagnostics say how many, or that none could be.
+    """
     def fit(frame):
-        return _fit_frontier(frame, compute, n_points, method, exclude_edge_models)
+        return _fit_frontier(frame, compute, n_points, method, bracketed_only)
 
     result = fit(curves)
     result.extra["compute"] = compute_column(compute)
