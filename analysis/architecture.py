@@ -3,26 +3,27 @@ from __future__ import annotations
 
 import pandas as pd
 
-from analysis.data import shape_label
+from analysis.data import architecture_label
 from analysis.published import KAPLAN_SHAPE_SPREAD_PCT
 from analysis.result import FitResult
 
-SIZE_TOLERANCE = 0.20  # runs within 20% of a group's smallest N count as "fixed N" (issue spec)
+# Sizes within 20% of the next smaller size join its "fixed N" group. The arch_shape preset's groups
+# lie about 4x apart, with up to 20.3% between a group's ends (744,000 to 894,912 at N ~ 7.9e5).
+SIZE_TOLERANCE = 0.20
 GROUP_COLUMNS = ("arch_group", "size_group", "shape_group")  # an explicit grouping column wins if present
 
 
 def shape_groups(runs: pd.DataFrame, tolerance: float = SIZE_TOLERANCE, group_col: str | None = None) -> pd.Series:
-    """Fixed-N group of each run: an explicit column, else chains of N within `tolerance` of the group start."""
+    """Fixed-N group of each run: an explicit column, else chains of sizes each within `tolerance` of the
+    next smaller one (a gap wider than that starts a new group), labelled by the group's median N."""
     group_col = group_col or next((c for c in GROUP_COLUMNS if c in runs), None)
     if group_col is not None:
         return runs[group_col].astype(str)
     order = runs["params_non_embedding"].sort_values()
-    labels, start, current = {}, None, -1
-    for index, n in order.items():
-        if start is None or n > start * (1 + tolerance):
-            start, current = n, current + 1
-        labels[index] = f"N~{start:.3g}"
-    return pd.Series(labels).reindex(runs.index)
+    starts_group = order > order.shift(1) * (1 + tolerance)
+    group = starts_group.cumsum()
+    median = order.groupby(group).transform("median")
+    return ("N~" + median.map(lambda n: f"{n:.3g}")).reindex(runs.index)
 
 
 def shape_table(runs: pd.DataFrame, loss_col: str = "final_test_loss", baseline: FitResult | None = None,
@@ -36,7 +37,7 @@ def shape_table(runs: pd.DataFrame, loss_col: str = "final_test_loss", baseline:
     if arch.empty:
         return arch
     arch["group"] = shape_groups(arch, tolerance)
-    arch["shape"] = shape_label(arch)
+    arch["shape"] = architecture_label(arch)
     arch["aspect_ratio"] = arch["d_model"] / arch["n_layer"]
     arch["ff_ratio"] = arch["d_ff"] / arch["d_model"]
     relative = arch[loss_col].astype(float)
@@ -53,6 +54,8 @@ def shape_spread(table: pd.DataFrame) -> pd.DataFrame:
     for group, runs in table.groupby("group"):
         best = runs.loc[runs["rel_loss_pct"].idxmin()]
         rows.append({"group": group, "N_median": float(runs["params_non_embedding"].median()),
+                     "N_min": float(runs["params_non_embedding"].min()),
+                     "N_max": float(runs["params_non_embedding"].max()),
                      "n_shapes": runs["shape"].nunique(), "best_shape": best["shape"],
                      "aspect_min": runs["aspect_ratio"].min(), "aspect_max": runs["aspect_ratio"].max(),
                      "spread_pct": float(runs["rel_loss_pct"].max())})

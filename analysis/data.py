@@ -16,6 +16,17 @@ def shape_label(runs: pd.DataFrame) -> pd.Series:
     return runs["n_layer"].astype(int).astype(str) + "x" + runs["d_model"].astype(int).astype(str)
 
 
+def architecture_label(runs: pd.DataFrame) -> pd.Series:
+    """shape_label plus heads and d_ff/d_model where known, e.g. '4x128 h8 ff4': runs that differ only
+    in n_head or d_ff are different shapes in Kaplan 2020 Fig. 5."""
+    label = shape_label(runs)
+    if "n_head" in runs:
+        label = label + " h" + runs["n_head"].astype(int).astype(str)
+    if "d_ff" in runs:
+        label = label + " ff" + (runs["d_ff"] / runs["d_model"]).map(lambda r: f"{r:g}")
+    return label
+
+
 def split_by_status(runs: pd.DataFrame, loss_col: str = "final_test_loss") -> tuple[pd.DataFrame, pd.DataFrame]:
     """(usable runs, excluded runs with a reason): not 'completed' or a non-finite loss is excluded."""
     not_completed = runs["status"] != "completed"

@@ -39,6 +39,25 @@ def test_shape_groups_join_sizes_within_20_percent():
     assert shape_groups(runs).nunique() == 2
 
 
+def test_arch_shape_preset_sizes_fall_into_its_three_groups():
+    # N of the arch_shape preset's 16 distinct shapes (vocab 1024, d_head 16), from models.counting: the
+    # largest group spans 744,000 (4 x 96, d_ff 8d) to 894,912 (8 x 96), 20.3%, yet is one group.
+    sizes = [50112, 56640, 50880, 52512, 198528, 223872, 200064, 226272,
+             790272, 748352, 793344, 894912, 799872, 750816, 826560, 744000]
+    groups = shape_groups(pd.DataFrame({"params_non_embedding": sizes}))
+    assert groups.value_counts().sort_index().tolist() == [4, 4, 8]
+    assert groups.iloc[11] == groups.iloc[15] == "N~7.92e+05"
+
+
+def test_shapes_differing_only_in_heads_are_different_shapes():
+    runs = pd.DataFrame({"run_id": list("abcd"), "status": "completed", "grid": "arch_shape",
+                         "n_layer": 4, "d_model": 128, "n_head": [1, 2, 8, 8], "d_ff": [512, 512, 512, 1024],
+                         "params_non_embedding": [7.9e5] * 4, "final_test_loss": [3.3, 3.0, 3.1, 3.05]})
+    spread = shape_spread(shape_table(runs)).iloc[0]
+    assert spread["n_shapes"] == 4 and spread["best_shape"] == "4x128 h2 ff4"
+    assert abs(spread["spread_pct"] - 10.0) < 1e-9
+
+
 def test_architecture_spread_is_the_worst_shape_over_the_best_in_percent():
     runs = pd.DataFrame({"run_id": list("abc"), "status": "completed", "grid": "arch_shape",
                          "n_layer": [2, 4, 8], "d_model": [256, 180, 128], "d_ff": [1024, 720, 512],
