@@ -43,21 +43,39 @@ def split_by_status(runs: pd.DataFrame, loss_col: str = "final_test_loss") -> tu
     return runs[~(not_completed | no_loss)].copy(), table.reset_index(drop=True)
 
 
-def select_grid(runs: pd.DataFrame, grid: str) -> tuple[pd.DataFrame, str]:
-    """Runs of one grid ('n_grid' or 'd_grid') and a note on how they were chosen."""
+def select_grid(runs: pd.DataFrame, grid: str) -> tuple[pd.DataFrame, str, bool]:
+    """Runs of one grid ('n_grid' or 'd_grid'), a note on how they were chosen, and whether they were
+    inferred (no run carries that grid name, as in a plain multirun over model and train values)."""
     if "grid" in runs and (runs["grid"] == grid).any():
-        chosen, note = runs[runs["grid"] == grid], f"runs with grid=='{grid}'"
-    elif grid == "n_grid":
-        chosen, note = runs, "no grid=='n_grid' runs: inferred, per (n_layer, d_model) the largest tokens"
+        # each model's loss at the largest D it was trained on (Kaplan 2020 sec. 3)
+        chosen = runs[runs["grid"] == grid]
+        chosen = largest_d_per_shape(chosen) if grid == "n_grid" else chosen
+        return chosen.copy(), f"runs with grid=='{grid}'", False
+    if grid == "n_grid":
+        chosen, note = _at_shared_tokens(runs)
     elif grid == "d_grid":
-        largest = runs["params_non_embedding"].max()
-        chosen = runs[runs["params_non_embedding"] == largest]
+        chosen = runs[runs["params_non_embedding"] == runs["params_non_embedding"].max()]
         note = "no grid=='d_grid' runs: inferred, the runs of the largest model"
     else:
         raise ValueError(f"grid={grid!r}: select_grid knows 'n_grid' and 'd_grid'")
-    if grid == "n_grid":  # each model's loss at the largest D it was trained on (Kaplan 2020 sec. 3)
-        chosen = largest_d_per_shape(chosen)
-    return chosen.copy(), note
+    return chosen.copy(), note, True
+
+
+MIN_SHAPES_AT_SHARED_D = 3  # an inferred L(N) needs as many model shapes at one D as a fit needs distinct x
+
+
+def _at_shared_tokens(runs: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """The runs at the largest token count that at least MIN_SHAPES_AT_SHARED_D shapes share: L(N) holds D
+    fixed, and each shape's own largest D can differ (IsoFLOP runs), which would mix D into the fit."""
+    shape = [c for c in SHAPE_COLUMNS if c in runs]
+    shapes_per_d = runs.drop_duplicates(shape + ["tokens"]).groupby("tokens").size()
+    shared = shapes_per_d[shapes_per_d >= MIN_SHAPES_AT_SHARED_D]
+    if shared.empty:
+        return runs.iloc[:0], (f"no grid=='n_grid' runs, and no token count shared by {MIN_SHAPES_AT_SHARED_D} "
+                               "model shapes: L(N) needs models trained to one D")
+    d = shared.index.max()
+    return runs[runs["tokens"] == d], (f"no grid=='n_grid' runs: inferred, the {shared[d]} shapes trained to "
+                                       f"D = {d:.3g}, the largest token count {MIN_SHAPES_AT_SHARED_D} or more share")
 
 
 SHAPE_COLUMNS = ["n_layer", "d_model", "n_head", "d_ff"]

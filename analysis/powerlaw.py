@@ -90,12 +90,16 @@ def fit_aggregated(runs: pd.DataFrame, x_col: str, loss_col: str, symbol: str, i
 
 
 def _grid_fit(runs, grid, x_col, symbol, loss_col, irreducible, n_boot, seed) -> FitResult:
-    chosen, note = select_grid(runs[runs["status"] == "completed"], grid)
+    chosen, note, inferred = select_grid(runs[runs["status"] == "completed"], grid)
 
     def fit(frame):
         return fit_aggregated(frame, x_col, loss_col, symbol, irreducible)
 
     result = attach_bootstrap(fit(chosen), fit, chosen, n_boot, seed)
+    if chosen.empty and inferred:  # say why nothing was selected, not merely that nothing was fitted
+        result.message = f"L({symbol}): {note}"
+    elif inferred:
+        result.diagnostics.insert(0, note)
     result.extra.update(selection=note, runs=chosen)
     return result
 

@@ -46,7 +46,7 @@ def _row(fit: str, held_out: str, predicted: float, observed: float, note: str =
 
 def extrapolate_power_law(runs: pd.DataFrame, grid: str, x_col: str, symbol: str, loss_col: str) -> dict:
     """Fit L(X) without the largest X of its grid; predict that X's loss."""
-    chosen, _ = select_grid(runs[runs["status"] == "completed"], grid)
+    chosen, _, _ = select_grid(runs[runs["status"] == "completed"], grid)
     if chosen.empty:
         return _row(f"L({symbol})", "-", math.nan, math.nan, f"no {grid} runs")
     largest = chosen[x_col].max()

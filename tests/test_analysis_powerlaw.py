@@ -54,6 +54,26 @@ def test_only_n_grid_runs_at_their_largest_tokens_enter_l_of_n():
     assert fit.n_points == 5 and abs(fit.params["alpha_N"] - 0.1) < 1e-9
 
 
+def test_without_an_n_grid_l_of_n_takes_the_token_count_the_shapes_share():
+    # a plain multirun (grid 'single'): every shape at D = 1e9, most also at 1e6, one also at 1e10
+    n = np.geomspace(1e5, 1e8, 5)
+    runs = grid_runs("single", "params_non_embedding", n, (1e13 / n) ** 0.1, tokens=1e9)
+    short = runs.assign(tokens=1e6, best_test_loss=runs["best_test_loss"] * 1.5, run_id=runs["run_id"] + "s")
+    longer = runs.iloc[:1].assign(tokens=1e10, best_test_loss=0.5, run_id="long")
+    fit = fit_loss_vs_params(pd.concat([runs, short, longer]), n_boot=0)
+    assert fit.n_points == 5 and abs(fit.params["alpha_N"] - 0.1) < 1e-9
+    assert "5 shapes trained to D = 1e+09" in fit.diagnostics[0]
+
+
+def test_without_an_n_grid_or_a_shared_d_l_of_n_is_not_fitted():
+    # IsoFLOP-style runs: every shape at its own D, which an L(N) fit would silently mix in
+    n = np.geomspace(1e5, 1e8, 5)
+    runs = grid_runs("isoflop", "params_non_embedding", n, (1e13 / n) ** 0.1, tokens=1e15 / n)
+    fit = fit_loss_vs_params(runs, n_boot=0)
+    assert not fit.converged and np.isnan(fit.params["alpha_N"])
+    assert "no token count shared by 3 model shapes" in fit.message
+
+
 @pytest.mark.parametrize("x, loss, reason", [
     ([1e6, 1e6, 1e7], [3.0, 3.1, 2.5], "distinct"),  # two distinct x
     (np.geomspace(1e5, 1e8, 6), [3.0, np.nan, 2.5, 2.4, 2.3, 2.2], "non-finite"),  # a NaN loss
