@@ -12,7 +12,7 @@ from scipy.special import logsumexp
 
 from analysis.joint import check_joint, fit_joint_with_bootstrap
 from analysis.published import CHINCHILLA_HUBER_DELTA
-from analysis.result import FitResult, multistart_best, r2_log
+from analysis.result import FitResult, dof_diagnostics, floor_diagnostics, multistart_best, r2_log
 
 CHINCHILLA_KEYS = ["E", "A", "B", "alpha", "beta", "a_from_fit", "b_from_fit"]
 # Init grid of Hoffmann 2022 app. D.2: α, β ∈ {0, .5, .., 2}, e ∈ {-1, -.5, .., 1}, a, b ∈ {0, 5, .., 25}
@@ -80,6 +80,7 @@ def fit_chinchilla_arrays(n, d, loss, *, starts=None, max_starts: int = DEFAULT_
         return params["E"] + params["A"] / np.asarray(n_new) ** params["alpha"] + params["B"] / np.asarray(
             d_new) ** params["beta"]
 
+    diagnostics += floor_diagnostics("E", params["E"], loss) + dof_diagnostics(len(loss), len(theta))
     converged = bool(best.success) and params["alpha"] > 0 and params["beta"] > 0
     message = "converged" if converged else f"{name}: {best.message}; α={theta[3]:.3g}, β={theta[4]:.3g}"
     return FitResult(name, params, converged, message, r2_log=r2_log(loss, predict(n, d)), n_points=len(loss),

@@ -9,7 +9,7 @@ import pandas as pd
 from scipy.optimize import least_squares
 
 from analysis.bootstrap import attach_bootstrap
-from analysis.result import FitResult, check_points, multistart_best, r2_log
+from analysis.result import FitResult, check_points, dof_diagnostics, multistart_best, r2_log
 
 KAPLAN_ND_KEYS = ["alpha_N", "alpha_D", "N_c", "D_c"]
 EXPONENT_STARTS = (0.05, 0.1, 0.2, 0.4)  # init grid for α_N and α_D (Kaplan 2020 finds 0.076, 0.103)
@@ -61,6 +61,7 @@ def fit_kaplan_nd_arrays(n, d, loss, starts=None) -> FitResult:
         return np.exp(kaplan_nd_log_loss(theta, np.log(n_new), np.log(d_new)))
 
     message = "converged" if best.success else f"{name}: {best.message}"
+    diagnostics += dof_diagnostics(len(loss), len(theta))
     return FitResult(name, {k: float(v) for k, v in params.items()}, bool(best.success), message,
                      r2_log=r2_log(loss, predict(n, d)), n_points=len(loss), diagnostics=diagnostics,
                      predict=predict, extra={"theta": theta})

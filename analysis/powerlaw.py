@@ -9,7 +9,7 @@ from scipy.optimize import least_squares
 
 from analysis.bootstrap import attach_bootstrap
 from analysis.data import aggregate_replicates, select_grid
-from analysis.result import FitResult, check_points, multistart_best, r2_log
+from analysis.result import FitResult, check_points, dof_diagnostics, floor_diagnostics, multistart_best, r2_log
 
 FLOOR_START_FRACTIONS = (0.0, 0.3, 0.6, 0.8, 0.9, 0.95)  # L∞ starts as fractions of the smallest loss
 FLOOR_LOG_RANGE = 20.0  # L∞ may sit e^-20 below the smallest loss; there it means "no floor"
@@ -37,9 +37,7 @@ def _fit_floor(lx: np.ndarray, ly: np.ndarray, w: np.ndarray) -> tuple[np.ndarra
                             bounds=([-np.inf, 0.0, lo_e], [np.inf, 10.0, np.inf]), x_scale="jac")
         fits.append((fit.cost, fit, start))
     best, diagnostics = multistart_best(fits, exponent_slice=slice(1, 2))
-    if best.x[2] <= lo_e + 1e-6:
-        diagnostics.append("L_inf at its lower bound: the data show no irreducible loss")
-    return best.x, bool(best.success), diagnostics
+    return best.x, bool(best.success), diagnostics + floor_diagnostics("L_inf", math.exp(best.x[2]), np.exp(ly))
 
 
 MAX_LOG_FLOAT = math.log(np.finfo(float).max)  # ~709.78: the largest x with exp(x) finite
@@ -77,6 +75,7 @@ def fit_power_law(x, loss, weights=None, *, symbol: str = "X", irreducible: bool
         return power_law_value(xs, params[keys[0]], params[keys[1]], params.get("L_inf", 0.0))
 
     message = "converged" if converged else f"{name}: optimiser did not report convergence"
+    diagnostics += dof_diagnostics(len(np.unique(x)), len(keys))
     return FitResult(name, params, converged, message, r2_log=r2_log(loss, predict(x)), n_points=len(x),
                      diagnostics=diagnostics, predict=predict, extra={"x": x, "loss": loss})
 

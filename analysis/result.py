@@ -10,6 +10,12 @@ import numpy as np
 MIN_DISTINCT_X = 3  # fewer distinct abscissae cannot constrain a two-parameter power law plus noise
 DISAGREE_RTOL = 0.02  # near-best starts whose exponents differ by more than this are reported
 NEAR_BEST_RTOL = 0.01  # a start is near-best when its cost is within 1% of the best
+# A fitted floor (L∞, Chinchilla's E) below 0.1% of the smallest observed loss changes no fitted loss by more
+# than that, far less than a toy sweep's seed noise: the optimiser ran it to zero and the data show no floor.
+NO_FLOOR_FRACTION = 1e-3
+# Residual degrees of freedom (points minus parameters) below this leave R² and bootstrap intervals almost no
+# information: with 3 points a 3-parameter fit passes through every point.
+MIN_RESIDUAL_DOF = 2
 
 
 @dataclass
@@ -94,3 +100,20 @@ def multistart_best(fits: list[tuple[float, Any, np.ndarray]], exponent_slice: s
     if at_initial_values(start, best.x):
         notes.append("fit ended at its initial values")
     return best, notes
+
+
+def floor_diagnostics(symbol: str, floor: float, loss: np.ndarray) -> list[str]:
+    """A note when the fitted irreducible loss `floor` ran to zero against the observed `loss`."""
+    smallest = float(np.min(loss))
+    if floor < NO_FLOOR_FRACTION * smallest:
+        return [f"{symbol} = {floor:.3g} ran to 0 (under {NO_FLOOR_FRACTION:g} of the smallest loss, {smallest:.4g}): "
+                f"the data show no irreducible loss, so {symbol} is not identified"]
+    return []
+
+
+def dof_diagnostics(n_points: int, n_params: int) -> list[str]:
+    """A note when a fit has fewer than MIN_RESIDUAL_DOF points beyond its parameters."""
+    if n_points - n_params < MIN_RESIDUAL_DOF:
+        return [f"only {n_points} points for {n_params} parameters: the fit nearly interpolates them, so its R² "
+                "and intervals say little"]
+    return []

@@ -53,3 +53,12 @@ def test_joint_fits_refuse_two_distinct_sizes():
     n, d = np.array([1e5, 1e5, 1e6, 1e6]), np.array([1e7, 1e8, 1e7, 1e8])
     fit = fit_chinchilla_arrays(n, d, Law()(n, d), max_starts=2)
     assert not fit.converged and "distinct" in fit.message
+
+
+def test_chinchilla_e_that_runs_to_zero_is_flagged():
+    law = Law()
+    loss = noisy(law.A / N**law.alpha + law.B / D**law.beta, seed=3)  # the same law with no floor (E = 0)
+    fit = fit_chinchilla_arrays(N, D, loss, max_starts=20)
+    assert fit.params["E"] < 1e-3 * loss.min()
+    assert any(note.startswith("E = ") and "ran to 0" in note for note in fit.diagnostics)
+    assert not any("ran to 0" in note for note in fit_chinchilla_arrays(N, D, law(N, D), max_starts=20).diagnostics)
