@@ -7,7 +7,7 @@ import pandas as pd
 from analysis.bootstrap import attach_bootstrap
 from analysis.data import check_convention
 from analysis.powerlaw import fit_power_law
-from analysis.result import MIN_DISTINCT_X, FitResult
+from analysis.result import MIN_DISTINCT_X, FitResult, r2_log
 
 FRONTIER_KEYS = ["alpha_C", "C_c", "a_Nopt"]
 ENVELOPE_POINTS = 80  # log-spaced compute values at which the lower envelope is evaluated
@@ -120,7 +120,10 @@ def _fit_frontier(curves: pd.DataFrame, compute: str, n_points: int, method: str
                        r2_log=loss_fit.r2_log, n_points=len(fitted), diagnostics=notes + loss_fit.diagnostics,
                        predict=loss_fit.predict, extra={"envelope": envelope, "fitted": fitted})
     if fitted["N"].nunique() >= MIN_DISTINCT_X:  # N_opt(C): the model owning the envelope, regressed on C
-        result.params["a_Nopt"] = float(np.polyfit(np.log(fitted["compute"]), np.log(fitted["N"]), 1)[0])
+        slope, offset = np.polyfit(np.log(fitted["compute"]), np.log(fitted["N"]), 1)
+        result.params["a_Nopt"] = float(slope)
+        result.extra["r2_log_of"] = {"a_Nopt": r2_log(fitted["N"].to_numpy(float),
+                                                      np.exp(offset + slope * np.log(fitted["compute"].to_numpy(float))))}
     else:
         result.diagnostics.append(f"a_Nopt: only {fitted['N'].nunique()} models on the fitted envelope; not fitted")
     return result

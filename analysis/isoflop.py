@@ -64,14 +64,16 @@ def _fit_isoflop(runs: pd.DataFrame, loss_col: str, compute: str) -> FitResult:
         return result
     log_c = np.log(good["C"].to_numpy(float))
     a, a0 = np.polyfit(log_c, np.log(good["N_opt"].to_numpy(float)), 1)
-    b, _ = np.polyfit(log_c, np.log(good["D_opt"].to_numpy(float)), 1)
+    b, b0 = np.polyfit(log_c, np.log(good["D_opt"].to_numpy(float)), 1)
 
     def predict(c):
         return np.exp(a0 + a * np.log(np.asarray(c, float)))
 
-    return FitResult("IsoFLOP", {"a": float(a), "b": float(b)}, True, "converged",
-                     r2_log=r2_log(good["N_opt"].to_numpy(float), predict(good["C"])), n_points=len(good),
-                     diagnostics=notes, predict=predict, extra={"minima": minima})
+    r2_a = r2_log(good["N_opt"].to_numpy(float), predict(good["C"]))
+    r2_b = r2_log(good["D_opt"].to_numpy(float), np.exp(b0 + b * log_c))
+    return FitResult("IsoFLOP", {"a": float(a), "b": float(b)}, True, "converged", r2_log=r2_a, n_points=len(good),
+                     diagnostics=notes, predict=predict,
+                     extra={"minima": minima, "r2_log_of": {"a": r2_a, "b": r2_b}})
 
 
 def fit_isoflop(runs: pd.DataFrame, *, loss_col: str = "final_test_loss", compute: str = "budget",

@@ -8,7 +8,7 @@ import pandas as pd
 
 from analysis import published as pub
 from analysis.architecture import architecture_verdict
-from analysis.data import pooled_sd_log
+from analysis.data import MIN_SEEDS_FOR_OWN_VARIANCE, pooled_sd_log
 from analysis.pipeline import Analysis
 from analysis.report import Report
 from analysis.result import FitResult
@@ -36,8 +36,9 @@ def exponent_row(quantity: str, fit: FitResult | None, key: str, published: floa
                 "published": published, "source": source, "r2_log": math.nan, "converged": False,
                 "notes": "no data for this fit"}
     low, high = fit.interval(key)
+    r2 = fit.extra.get("r2_log_of", {}).get(key, fit.r2_log)  # a parameter from its own regression has its own R²
     return {"quantity": quantity, "value": fit.params.get(key, math.nan), "ci_low": low, "ci_high": high,
-            "published": published, "source": source, "r2_log": fit.r2_log, "converged": fit.converged,
+            "published": published, "source": source, "r2_log": r2, "converged": fit.converged,
             "notes": fit.notes()}
 
 
@@ -111,14 +112,31 @@ def noise_text(noise: pd.DataFrame) -> str:
         return "no seed replicates (runs sharing a grid point): run-to-run noise unknown; fits are unweighted."
     pooled = pooled_sd_log(noise["n_seeds"].to_numpy(), noise["sd_log"].to_numpy())
     return (f"{len(noise)} grid points have seed replicates; pooled run-to-run sd of log loss "
-            f"{pooled:.4g} (≈{100 * math.expm1(pooled):.3g}% of the loss); fits weight seed means by it.")
+            f"{pooled:.4g} (≈{100 * math.expm1(pooled):.3g}% of the loss). A fit weights each point's seed mean "
+            f"by its inverse variance when every point of that fit has ≥ {MIN_SEEDS_FOR_OWN_VARIANCE} seeds, "
+            "otherwise by its number of seeds.")
+
+
+def _all_fits(analysis: Analysis) -> dict[str, FitResult]:
+    return {**analysis.fits, **{f"L(C_min) [{c}]": f for c, f in analysis.frontiers.items()},
+            **{f"IsoFLOP [{c}]": f for c, f in analysis.isoflops.items()}}
+
+
+def bootstrap_text(analysis: Analysis) -> str:
+    """How many bootstrap refits each fit's intervals come from (the joint fits use fewer)."""
+    by_count: dict[int, list[str]] = {}
+    for name, fit in _all_fits(analysis).items():
+        if "n_boot" in fit.extra:
+            by_count.setdefault(fit.extra["n_boot"], []).append(name)
+    if not by_count:
+        return "no bootstrap intervals"
+    return "; ".join(f"{count} bootstrap refits over runs for {', '.join(names)}"
+                     for count, names in sorted(by_count.items(), reverse=True))
 
 
 def _diagnostics(analysis: Analysis) -> list[str]:
-    fits = {**analysis.fits, **{f"L(C_min) [{c}]": f for c, f in analysis.frontiers.items()},
-            **{f"IsoFLOP [{c}]": f for c, f in analysis.isoflops.items()}}
     return [f"{name}: {'converged' if fit.converged else 'NOT CONVERGED'}; n_points={fit.n_points}; {fit.notes()}"
-            for name, fit in fits.items()]
+            for name, fit in _all_fits(analysis).items()]
 
 
 def _isoflop_section(report: Report, analysis: Analysis) -> None:
@@ -134,8 +152,7 @@ def build_report(analysis: Analysis, figures: list, skipped: list) -> Report:
     report, opts = Report(), analysis.options
     report.heading("scalinglab analysis", 1)
     report.text(f"{len(analysis.runs)} completed runs used, {len(analysis.excluded)} excluded; headline compute "
-                f"convention {opts.compute}; {opts.n_boot} bootstrap refits over runs (seed {opts.seed}), "
-                "95% percentile intervals.")
+                f"convention {opts.compute}; {bootstrap_text(analysis)} (seed {opts.seed}), 95% percentile intervals.")
     report.heading("Excluded runs")
     if analysis.excluded.empty:
         report.text("None: every run completed with a finite loss.")

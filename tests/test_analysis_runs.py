@@ -103,3 +103,18 @@ def test_embedding_figure_takes_each_shape_at_its_largest_d_only():
                          "tokens": [1e5, 1e6, 2e6, 1e6, 1e6], "seed": [0, 0, 0, 0, 1]})
     kept = largest_d_per_shape(runs)
     assert kept["tokens"].tolist() == [2e6, 1e6, 1e6] and kept["seed"].tolist() == [0, 0, 1]
+
+
+def test_report_rows_carry_their_own_r2_and_each_fit_its_bootstrap_count():
+    from analysis.report_sections import bootstrap_text, exponent_table
+
+    analysis = run_analysis(RUNS, CURVES, AnalysisOptions(n_boot=4, max_starts=5))
+    table = exponent_table(analysis).set_index("quantity")
+    frontier, iso = analysis.frontiers["6n"], analysis.isoflops["6n"]
+    a_row = table.loc["N_opt ∝ C^a, frontier (6n)", "r2_log"]
+    assert a_row == frontier.extra["r2_log_of"]["a_Nopt"] and a_row != frontier.r2_log
+    assert table.loc["b (IsoFLOP)", "r2_log"] == iso.extra["r2_log_of"]["b"] != iso.r2_log
+    assert table.loc["α_C (6n)", "r2_log"] == frontier.r2_log
+    text = bootstrap_text(analysis)
+    assert text.startswith("4 bootstrap refits over runs for L(N), ") and "; 2 bootstrap refits over runs for " \
+        "L(N,D) Kaplan, Chinchilla" in text
