@@ -106,7 +106,7 @@ def floor_diagnostics(symbol: str, floor: float, loss: np.ndarray) -> list[str]:
     """A note when the fitted irreducible loss `floor` ran to zero against the observed `loss`."""
     smallest = float(np.min(loss))
     if floor < NO_FLOOR_FRACTION * smallest:
-        return [f"{symbol} = {floor:.3g} ran to 0 (under {NO_FLOOR_FRACTION:g} of the smallest loss, {smallest:.4g}): "
+        return [f"{symbol} ran to 0 ({floor:.3g}, under {NO_FLOOR_FRACTION:g} of the smallest loss {smallest:.4g}): "
                 f"the data show no irreducible loss, so {symbol} is not identified"]
     return []
 

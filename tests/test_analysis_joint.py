@@ -60,5 +60,5 @@ def test_chinchilla_e_that_runs_to_zero_is_flagged():
     loss = noisy(law.A / N**law.alpha + law.B / D**law.beta, seed=3)  # the same law with no floor (E = 0)
     fit = fit_chinchilla_arrays(N, D, loss, max_starts=20)
     assert fit.params["E"] < 1e-3 * loss.min()
-    assert any(note.startswith("E = ") and "ran to 0" in note for note in fit.diagnostics)
+    assert any(note.startswith("E ran to 0") for note in fit.diagnostics)
     assert not any("ran to 0" in note for note in fit_chinchilla_arrays(N, D, law(N, D), max_starts=20).diagnostics)
