@@ -53,12 +53,15 @@ def expand_grid(grid: GridConfig, index: int) -> List[GridPoint]:
 
 
 def expand_sweep(sweep: SweepConfig) -> List[GridPoint]:
-    """Every point of the sweep, once per seed; a sweep with no grids is the single base run per seed."""
+    """Every point of the sweep, once per seed of sweep.seeds (with none, once at the base train.seed); a sweep
+    with no grids is the single base run."""
     points: List[GridPoint] = []
     for i, grid in enumerate(sweep.grids):
         points += expand_grid(grid, i)
     if not sweep.grids:
         points = [GridPoint("single", ())]
+    if sweep.seeds is None:
+        return points
     seeded = []
     for p in points:
         if any(o.startswith("train.seed=") for o in p.overrides):

@@ -30,8 +30,9 @@ class SweepConfig:
     """Name of the preset (set by the preset yaml); recorded on every run."""
     grids: List[GridConfig] = field(default_factory=list)
     """The grids; an empty list means the single run described by the rest of the config."""
-    seeds: List[int] = field(default_factory=lambda: [0])
-    """Every grid point is trained once per seed (replicates measure run-to-run noise)."""
+    seeds: Optional[List[int]] = None
+    """Every grid point is trained once per seed (replicates measure run-to-run noise); None trains each
+    point once with train.seed, so `train.seed=5` on the command line holds for a sweep too."""
     results_dir: str = "results/${sweep.preset}"
     """One folder per sweep: runs/*.parquet, checkpoints/, analysis/. Nothing else is read by the analysis."""
     dry_run: bool = False
@@ -46,8 +47,8 @@ class SweepConfig:
     """Set by scripts/sweep.py for its jobs: which point of the plan this job trains."""
 
     def __post_init__(self) -> None:
-        if not self.seeds:
-            raise ConfigError("sweep.seeds", self.seeds, "must list at least one seed")
+        if self.seeds is not None and not self.seeds:
+            raise ConfigError("sweep.seeds", self.seeds, "must list at least one seed, or be null for train.seed")
         names = [g.name for g in self.grids]
         if len(set(names)) != len(names):
             raise ConfigError("sweep.grids", names, "grid names must be unique")

@@ -34,6 +34,14 @@ def test_two_seeds_double_the_plan_with_distinct_run_ids(plan_of):
     assert {p.run.run_id for p in one} <= {p.run.run_id for p in two}  # seed 0 keeps its ids
 
 
+def test_a_command_line_train_seed_holds_for_every_point_of_a_sweep(plan_of):
+    # sweep.seeds used to default to [0] and overrode train.seed=5 silently
+    default, five = plan_of("sweep=smoke"), plan_of("sweep=smoke", "train.seed=5")
+    assert [p.run.config.train.seed for p in default] == [0] * 6
+    assert [p.run.config.train.seed for p in five] == [5] * 6
+    assert not {p.run.run_id for p in five} & {p.run.run_id for p in default}
+
+
 def test_invalid_grid_point_raises_naming_the_point_and_field(plan_of, tmp_path):
     with pytest.raises(ConfigError) as raised:
         plan_of("sweep=smoke", "model.d_model=32,33")
@@ -48,7 +56,7 @@ def test_sweep_script_rejects_an_invalid_point_before_any_run(run_script, tmp_pa
                       cwd=tmp_path)
     assert done.returncode == 2
     assert "invalid config: model.d_model=33" in done.stdout
-    assert "grid point cli[model.d_model=33 train.seed=0]" in done.stdout
+    assert "grid point cli[model.d_model=33]" in done.stdout
     assert "Traceback" not in done.stdout
     assert not results.exists()
 
