@@ -22,7 +22,8 @@ from harness.trainer import Trainer
 
 log = logging.getLogger("scalinglab")
 
-# A claim not refreshed for this many checkpoint intervals belongs to a dead process.
+# A claim whose owner cannot be checked from this host (another host, a half-written claim) and whose heartbeat
+# (one per checkpoint interval, harness.claims.Heartbeat) is this many intervals old belongs to a dead process.
 STALE_CLAIM_INTERVALS = 5
 
 
@@ -54,15 +55,20 @@ def execute(run: ResolvedRun, *, parallel_jobs: int = 1, force: bool = False,
     device = pick_device(run.config.train.device)
     data = prepare_data(run.config.data)
     check_data_fits(run, data)
-    claim = claims.claim_path(results_dir, run.run_id)
-    if not claims.try_claim(claim, stale_claim_s(run)):
+    claim = claims.try_claim(claims.claim_path(results_dir, run.run_id), stale_claim_s(run))
+    if claim is None:
         log.info("%s: claimed by another process, leaving it", shape_label(run))
         return RunResult(run.run_id, "busy", None, None)
     try:
         if path.exists() and not force:  # another process finished it while we prepared the data
             return RunResult(run.run_id, "skipped", path, None)
         _remove_leftovers_of_killed_writers(results_dir, run.run_id)
-        return _train_and_record(run, data, device, claim, parallel_jobs, force, stop_after_step)
+        with claims.Heartbeat(claim, run.config.train.checkpoint_interval_s) as beat:
+            return _train_and_record(run, data, device, beat, parallel_jobs, force, stop_after_step)
+    except claims.ClaimLost:
+        log.warning("%s: another process took this run over (this one was presumed dead); leaving it to that "
+                    "process", shape_label(run))
+        return RunResult(run.run_id, "busy", None, None)
     finally:
         claims.release(claim)
 
@@ -78,8 +84,11 @@ def tidy_finished(run: ResolvedRun) -> None:
     Only when the claim can be taken: a live process re-training the run (sweep.force) is left alone.
     """
     results_dir = Path(run.config.sweep.results_dir)
-    ckpt, claim = checkpoint_path(results_dir, run.run_id), claims.claim_path(results_dir, run.run_id)
-    if not (ckpt.exists() or claim.exists()) or not claims.try_claim(claim, stale_claim_s(run)):
+    ckpt, path = checkpoint_path(results_dir, run.run_id), claims.claim_path(results_dir, run.run_id)
+    if not (ckpt.exists() or path.exists()):
+        return
+    claim = claims.try_claim(path, stale_claim_s(run))
+    if claim is None:
         return
     try:
         ckpt.unlink(missing_ok=True)
@@ -95,7 +104,7 @@ def _remove_leftovers_of_killed_writers(results_dir: Path, run_id: str) -> None:
             log.info("run %s: removed %s left by an interrupted write", run_id[:8], tmp)
 
 
-def _train_and_record(run: ResolvedRun, data: PreparedData, device: torch.device, claim: Path,
+def _train_and_record(run: ResolvedRun, data: PreparedData, device: torch.device, beat: claims.Heartbeat,
                       parallel_jobs: int, force: bool, stop_after_step: int | None) -> RunResult:
     results_dir = Path(run.config.sweep.results_dir)
     ckpt = checkpoint_path(results_dir, run.run_id)
@@ -104,9 +113,10 @@ def _train_and_record(run: ResolvedRun, data: PreparedData, device: torch.device
     torch.set_num_threads(threads_for(run.config.train.threads, parallel_jobs))
     progress = RunProgress(shape_label(run), run.tokens, run.config.train.progress_interval_s)
 
-    trainer = Trainer(run, data, device, ckpt, on_row=progress, on_checkpoint=lambda: claims.heartbeat(claim),
+    trainer = Trainer(run, data, device, ckpt, on_row=progress, on_checkpoint=beat.check,
                       stop_after_step=stop_after_step)
     outcome = trainer.train()
+    beat.check()  # a process that lost the run while finishing leaves the result to the new owner
     meta = run_metadata(run, data, outcome, preset=run.config.sweep.preset)
     path = store.write_run(results_dir, curve_frame(run.run_id, outcome), meta)
     ckpt.unlink(missing_ok=True)

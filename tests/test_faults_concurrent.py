@@ -117,3 +117,24 @@ def test_sweep_leaves_a_run_claimed_by_a_live_process_and_says_so(tmp_path, run_
     assert not store.run_path(tmp_path, held.run_id).exists()
     assert "sweep done: 1 of 2 runs have results" in done.stdout
     assert "1 runs have no result yet" in done.stdout
+
+
+def test_a_run_taken_over_while_training_is_left_to_the_new_owner(monkeypatch, run_config, tmp_path):
+    """A process presumed dead (its claim taken over from another node) stops instead of racing the new owner."""
+    import json
+
+    from harness import claims
+
+    run = resolve(run_config(tmp_path))
+    claim = claims.claim_path(tmp_path, run.run_id)
+
+    class TakenOverMidRun(runner.Trainer):
+        def train(self):
+            claim.write_text(json.dumps({"pid": 1, "host": "another-node", "started": 0, "token": "new-owner"}))
+            return super().train()
+
+    monkeypatch.setattr(runner, "Trainer", TakenOverMidRun)
+    result = runner.execute(run)
+    assert (result.action, result.path) == ("busy", None)
+    assert not store.run_path(tmp_path, run.run_id).exists()
+    assert json.loads(claim.read_text())["token"] == "new-owner"  # the new owner's claim is not released

@@ -5,6 +5,7 @@ asked), and never damages the results already there."""
 from __future__ import annotations
 
 import errno
+import json
 import logging
 import os
 import subprocess
@@ -152,8 +153,9 @@ def test_finished_run_left_with_a_checkpoint_and_stale_claim_is_tidied(write_fak
     run = resolve(run_config(tmp_path))
     write_fake_run(tmp_path, run.run_id)
     save_checkpoint(checkpoint_path(tmp_path, run.run_id), {"step": 1})
-    claim = claims.claim_path(tmp_path, run.run_id)
-    assert claims.try_claim(claim, runner.stale_claim_s(run))
+    claim = claims.claim_path(tmp_path, run.run_id)  # its owner ran on another node and stopped beating
+    claim.parent.mkdir()
+    claim.write_text(json.dumps({"pid": 1, "host": "another-node", "started": 0, "token": "dead"}))
     stale = time.time() - 2 * runner.stale_claim_s(run)
     os.utime(claim, (stale, stale))
     assert runner.execute(run).action == "skipped"

@@ -15,33 +15,38 @@ STALE_AFTER_S = 60.0
 
 def test_first_claim_succeeds_and_records_its_owner(tmp_path):
     path = claims.claim_path(tmp_path, "abc")
-    assert claims.try_claim(path, STALE_AFTER_S)
+    assert claims.try_claim(path, STALE_AFTER_S) is not None
     assert path == tmp_path / "claims" / "abc.claim"
     assert json.loads(path.read_text())["pid"] == os.getpid()
 
 
 def test_live_claim_blocks_a_second_claim(tmp_path):
     path = claims.claim_path(tmp_path, "abc")
-    assert claims.try_claim(path, STALE_AFTER_S)
-    assert not claims.try_claim(path, STALE_AFTER_S)
+    assert claims.try_claim(path, STALE_AFTER_S) is not None
+    assert claims.try_claim(path, STALE_AFTER_S) is None
 
 
 def test_claim_with_a_recent_heartbeat_is_not_stale(tmp_path):
     path = claims.claim_path(tmp_path, "abc")
-    claims.try_claim(path, STALE_AFTER_S)
+    write_claim(path, pid=999_999_999, host="another-node")
     old = time.time() - 10 * STALE_AFTER_S
     os.utime(path, (old, old))
-    claims.heartbeat(path)
-    assert not claims.try_claim(path, STALE_AFTER_S)
+    os.utime(path)  # the other node's heartbeat
+    assert claims.try_claim(path, STALE_AFTER_S) is None
+
+
+def write_claim(path, **owner):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"pid": 1, "host": "dead-node", "started": 0, "token": "theirs", **owner}))
 
 
 def test_stale_claim_is_taken_over(tmp_path):
     path = claims.claim_path(tmp_path, "abc")
-    path.parent.mkdir(parents=True)
-    path.write_text(json.dumps({"pid": 999_999_999, "host": "dead-node", "started": 0}))
+    write_claim(path, pid=999_999_999, host="dead-node")
     old = time.time() - 2 * STALE_AFTER_S
     os.utime(path, (old, old))
-    assert claims.try_claim(path, STALE_AFTER_S)
+    claim = claims.try_claim(path, STALE_AFTER_S)
+    assert claim is not None and json.loads(path.read_text())["token"] == claim.token
     assert json.loads(path.read_text())["pid"] == os.getpid()
     assert time.time() - path.stat().st_mtime < 5
     assert sorted(p.name for p in path.parent.iterdir()) == ["abc.claim"]  # no stale leftovers
@@ -49,10 +54,70 @@ def test_stale_claim_is_taken_over(tmp_path):
 
 def test_released_claim_can_be_taken_again(tmp_path):
     path = claims.claim_path(tmp_path, "abc")
-    claims.try_claim(path, STALE_AFTER_S)
-    claims.release(path)
+    claims.release(claims.try_claim(path, STALE_AFTER_S))
     assert not path.exists()
-    assert claims.try_claim(path, STALE_AFTER_S)
+    assert claims.try_claim(path, STALE_AFTER_S) is not None
+
+
+def test_a_paused_live_owner_on_this_host_keeps_its_claim(tmp_path):
+    # A review paused a trainer (SIGSTOP) past 5 heartbeat intervals: a second process took the run over,
+    # and the first crashed on resuming. A live owner on this host is now never displaced.
+    path = claims.claim_path(tmp_path, "abc")
+    held = claims.try_claim(path, STALE_AFTER_S)
+    old = time.time() - 10 * STALE_AFTER_S
+    os.utime(path, (old, old))
+    assert claims.try_claim(path, STALE_AFTER_S) is None
+    assert claims.heartbeat(held)
+
+
+@pytest.mark.skipif(not os.path.exists(f"/proc/{os.getpid()}/stat"), reason="needs /proc for process start times")
+def test_a_reused_pid_does_not_keep_a_dead_owners_claim(tmp_path):
+    import socket
+
+    path = claims.claim_path(tmp_path, "abc")
+    write_claim(path, pid=os.getpid(), host=socket.gethostname(), pid_start="1")  # our pid, another start time
+    assert claims.try_claim(path, STALE_AFTER_S) is not None
+
+
+def test_a_claim_taken_over_is_neither_refreshed_nor_released_by_its_old_owner(tmp_path):
+    path = claims.claim_path(tmp_path, "abc")
+    old_claim = claims.try_claim(path, STALE_AFTER_S)
+    path.unlink()
+    new_claim = claims.try_claim(path, STALE_AFTER_S)
+    mtime = path.stat().st_mtime
+    assert not claims.heartbeat(old_claim) and path.stat().st_mtime == mtime
+    claims.release(old_claim)
+    assert path.exists()
+    with pytest.raises(claims.ClaimLost), claims.Heartbeat(old_claim, interval_s=60) as beat:
+        beat.check()
+    with claims.Heartbeat(new_claim, interval_s=60) as beat:
+        beat.check()
+
+
+def test_heartbeat_thread_keeps_a_claim_fresh_and_notices_its_loss(tmp_path):
+    path = claims.claim_path(tmp_path, "abc")
+    claim = claims.try_claim(path, STALE_AFTER_S)
+    old = time.time() - 100
+    os.utime(path, (old, old))
+    with claims.Heartbeat(claim, interval_s=0.01) as beat:
+        deadline = time.time() + 5
+        while path.stat().st_mtime == old and time.time() < deadline:
+            time.sleep(0.01)
+        assert path.stat().st_mtime > old and not beat.lost
+        write_claim(path, token="someone-else")
+        while not beat.lost and time.time() < deadline:
+            time.sleep(0.01)
+        assert beat.lost
+
+
+def test_a_claim_renewed_between_check_and_removal_is_put_back(tmp_path):
+    path = claims.claim_path(tmp_path, "abc")
+    write_claim(path, token="judged-stale")
+    seen = path.read_text()
+    write_claim(path, token="fresh")  # another process replaced it after we judged it
+    claims._remove_stale(path, seen)
+    assert json.loads(path.read_text())["token"] == "fresh"
+    assert sorted(p.name for p in path.parent.iterdir()) == ["abc.claim"]
 
 
 def test_run_claimed_by_another_process_is_left_alone(run_config, tmp_path):
@@ -79,7 +144,7 @@ def test_fresh_claim_of_a_dead_process_on_this_host_is_taken_over_at_once(tmp_pa
     path = claims.claim_path(tmp_path, "abc")
     path.parent.mkdir(parents=True)
     path.write_text(json.dumps({"pid": _dead_pid(), "host": socket.gethostname(), "started": time.time()}))
-    assert claims.try_claim(path, STALE_AFTER_S)  # heartbeat is fresh, but its owner is gone
+    assert claims.try_claim(path, STALE_AFTER_S) is not None  # heartbeat is fresh, but its owner is gone
     assert json.loads(path.read_text())["pid"] == os.getpid()
 
 
@@ -91,4 +156,4 @@ def test_fresh_claim_whose_owner_cannot_be_checked_here_waits_for_the_heartbeat(
     path = claims.claim_path(tmp_path, "abc")
     path.parent.mkdir(parents=True)
     path.write_text(content())
-    assert not claims.try_claim(path, STALE_AFTER_S)
+    assert claims.try_claim(path, STALE_AFTER_S) is None
