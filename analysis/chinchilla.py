@@ -52,7 +52,9 @@ def _grid_starts(ln_n, ln_d, ln_l, delta, max_starts):
 
 def _params(theta) -> dict[str, float]:
     a, b, e, alpha, beta = theta
-    return {"E": math.exp(e), "A": math.exp(a), "B": math.exp(b), "alpha": alpha, "beta": beta,
+    with np.errstate(over="ignore"):  # an optimiser that ran off gives inf, which the caller reports
+        big_e, big_a, big_b = np.exp([e, a, b])
+    return {"E": big_e, "A": big_a, "B": big_b, "alpha": alpha, "beta": beta,
             # Hoffmann 2022 eq. 4: N_opt ∝ C^(β/(α+β)), D_opt ∝ C^(α/(α+β))
             "a_from_fit": beta / (alpha + beta), "b_from_fit": alpha / (alpha + beta)}
 
@@ -75,6 +77,10 @@ def fit_chinchilla_arrays(n, d, loss, *, starts=None, max_starts: int = DEFAULT_
     best, diagnostics = multistart_best(fits, exponent_slice=slice(3, 5))
     theta = best.x
     params = {k: float(v) for k, v in _params(theta).items()}
+    if not all(map(math.isfinite, params.values())):
+        return FitResult.failed(name, f"{name}: the best start ran off to a non-finite parameter "
+                                      f"(a={theta[0]:.3g}, b={theta[1]:.3g}, e={theta[2]:.3g}): these runs cannot "
+                                      "pin the five-parameter law", CHINCHILLA_KEYS, len(loss))
 
     def predict(n_new, d_new):
         return params["E"] + params["A"] / np.asarray(n_new) ** params["alpha"] + params["B"] / np.asarray(
