@@ -111,6 +111,9 @@ def _train_and_record(run: ResolvedRun, data: PreparedData, device: torch.device
     if force:
         ckpt.unlink(missing_ok=True)
     torch.set_num_threads(threads_for(run.config.train.threads, parallel_jobs))
+    log.info("%s: n_head %d, d_ff %d, peak lr %.3g, batch %d x %d tokens, %d steps (%d warm-up), %d threads",
+             shape_label(run), run.gpt.n_head, run.gpt.d_ff, run.peak_lr, run.batch_size, run.gpt.n_ctx, run.steps,
+             run.warmup_steps, torch.get_num_threads())
     progress = RunProgress(shape_label(run), run.tokens, run.config.train.progress_interval_s)
 
     trainer = Trainer(run, data, device, ckpt, on_row=progress, on_checkpoint=beat.check,

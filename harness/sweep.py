@@ -57,6 +57,10 @@ def split_command_line(argv: List[str]) -> CommandLine:
     return line
 
 
+# Launcher configs that our presets extend but that come from an optional extra (pyproject.toml).
+OPTIONAL_PLUGINS = {"ray": "hydra/launcher=ray_local needs the ray extra: pip install -e '.[ray]'"}
+
+
 def compose_base(line: CommandLine) -> DictConfig:
     """The sweep's base config: presets and plain overrides; a command-line grid replaces the preset's."""
     try:
@@ -64,7 +68,9 @@ def compose_base(line: CommandLine) -> DictConfig:
             cfg = compose(SWEEP_CONFIG_NAME, overrides=line.overrides, return_hydra_config=True)
     except MissingConfigException as exc:  # an unknown preset or launcher: name the group and its options
         group, _, name = (exc.missing_cfg_file or "").rpartition("/")
-        raise ConfigError(group or "defaults", name, f"no such config; valid: {sorted(exc.options or [])}") from exc
+        hint = f" ({OPTIONAL_PLUGINS[name]})" if group.endswith("launcher") and name in OPTIONAL_PLUGINS else ""
+        raise ConfigError(group or "defaults", name,
+                          f"no such config; valid: {sorted(exc.options or [])}{hint}") from exc
     except ConfigCompositionException as exc:  # an unknown key or a mistyped value on the command line
         raise ConfigError("command line", " ".join(line.overrides), str(exc).replace("\n", " ")) from exc
     grid = sweep_axes_to_grid(line.axes)
@@ -111,10 +117,17 @@ def hydra_arguments(line: CommandLine, cfg: DictConfig, plan: List[PlannedRun], 
     return args
 
 
+# hydra-submitit-launcher's local launcher: submitit's LocalExecutor starts every job of the sweep at once.
+SUBMITIT_LOCAL_TARGET = "hydra_plugins.hydra_submitit_launcher.submitit_launcher.LocalLauncher"
+
+
 def jobs_side_by_side(launcher) -> int:
-    """Jobs a launcher config runs at once on one machine: joblib's n_jobs, or cores / Ray's num_cpus per job."""
+    """Jobs a launcher config runs at once on one machine: joblib's n_jobs, cores / Ray's num_cpus per job, or
+    for submitit_local, which starts every job together, at least as many as there are cores (1 thread each)."""
     if launcher is None:
         return 1
+    if OmegaConf.select(launcher, "_target_", default=None) == SUBMITIT_LOCAL_TARGET:
+        return os.cpu_count() or 1
     n_jobs = OmegaConf.select(launcher, "n_jobs", default=None)
     if isinstance(n_jobs, int) and n_jobs > 0:
         return n_jobs

@@ -51,7 +51,7 @@ def test_benchmark_writes_markdown_and_parquet_for_the_tiniest_shape(tmp_path, d
 def test_benchmark_runs_the_candidate_changes_and_reads_a_finished_sweep(tmp_path, data_overrides, write_fake_run):
     results = tmp_path / "sweep"
     for run_id, wall in (("a", 30.0), ("b", 50.0)):
-        write_fake_run(results, run_id, wall_time_s=wall, grid="n_grid", n_layer=1, d_model=16,
+        write_fake_run(results, run_id, wall_time_s=wall, grid="n_grid", preset="smoke", n_layer=1, d_model=16,
                        params_non_embedding=3312, tokens=32768, steps=64, flops_per_token_exact=1e5)
     log = tmp_path / "sweep.log"
     log.write_text("[10:00:00] sweep plan:\n[10:01:40] sweep done\n")  # 100 s

@@ -1,5 +1,6 @@
 """One run end to end, in process: config -> training -> runs/<run_id>.parquet as docs/architecture.md specifies."""
 
+import logging
 import math
 
 import numpy as np
@@ -32,9 +33,37 @@ STEPS = 64  # TINY_RUN: 32768 tokens / (8 sequences x 64 tokens)
 def finished(tmp_path_factory, run_config):
     """(result, curve, metadata) of TINY_RUN trained once for this module."""
     results = tmp_path_factory.mktemp("results")
-    result = execute_config(run_config(results))
+    logger, handler = logging.getLogger("scalinglab"), ListHandler()
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        result = execute_config(run_config(results))
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
     curve, meta = store.read_run(result.path)
+    FINISHED_LOG[:] = handler.messages
     return result, curve, meta
+
+
+FINISHED_LOG: list[str] = []
+
+
+class ListHandler(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.INFO)
+        self.messages = []
+
+    def emit(self, record):
+        self.messages.append(record.getMessage())
+
+
+def test_the_derived_values_are_logged_when_training_starts(finished):
+    _, _, meta = finished
+    line = next(m for m in FINISHED_LOG if "peak lr" in m)
+    assert (f"n_head {meta['n_head']}, d_ff {meta['d_ff']}, peak lr {meta['lr']:.3g}, batch {meta['batch_size']} x "
+            f"{meta['n_ctx']} tokens, {meta['steps']} steps ({meta['warmup_steps']} warm-up)") in line
 
 
 def test_run_writes_its_parquet_under_runs_named_by_run_id(finished):

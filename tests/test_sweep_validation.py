@@ -90,3 +90,13 @@ def test_unknown_config_key_on_the_command_line_raises_config_error(plan_of):
     with pytest.raises(ConfigError) as raised:
         plan_of("sweep=smoke", "model.foo=1")
     assert "Could not override 'model.foo'" in str(raised.value)
+
+
+def test_ray_launcher_without_its_extra_says_how_to_install_it(plan_of):
+    import importlib.util
+
+    if importlib.util.find_spec("hydra_plugins.hydra_ray_launcher") is not None:
+        pytest.skip("the ray extra is installed here")
+    with pytest.raises(ConfigError) as raised:
+        plan_of("sweep=smoke", "hydra/launcher=ray_local")
+    assert "pip install -e '.[ray]'" in str(raised.value)

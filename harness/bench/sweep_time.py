@@ -61,18 +61,21 @@ def sweep_summary(results_dir: Path, runs: pd.DataFrame, plan: Sequence[PlannedR
     if span is None:
         span = files_span_s(runs, files)
     train_s = float(runs["wall_time_s"].sum())
+    overlapped = runs_overlapped(runs, files) or train_s > span
     return {**planned_compute(plan), "runs_found": len(runs), "sum_wall_time_s": train_s,
             "end_to_end_s": span, "end_to_end_source": source,
-            "runs_overlapped": train_s > span,
-            "outside_training_fraction": outside_training_fraction(span, train_s)}
+            "runs_overlapped": overlapped,
+            "outside_training_fraction": float("nan") if overlapped else (span - train_s) / span}
 
 
-def outside_training_fraction(end_to_end_s: float, sum_wall_time_s: float) -> float:
-    """(end-to-end - Σ run wall time) / end-to-end for a sequential sweep; NaN where runs overlapped
-    (a parallel launcher: Σ wall time exceeds the end-to-end time, and the difference is not overhead)."""
-    if sum_wall_time_s > end_to_end_s:
-        return float("nan")
-    return (end_to_end_s - sum_wall_time_s) / end_to_end_s
+def runs_overlapped(runs: pd.DataFrame, files: Sequence[Path]) -> bool:
+    """Whether any two runs trained at the same time: each run's training is taken to end at its file's mtime
+    and to have lasted its wall_time_s. Then (end-to-end - Σ wall time) is not time spent outside training."""
+    ends = pd.Series({p.stem: p.stat().st_mtime for p in files})
+    walls = runs.set_index("run_id")["wall_time_s"].reindex(ends.index)
+    order = ends.sort_values().index
+    starts, ends = (ends - walls)[order].to_numpy(), ends[order].to_numpy()
+    return bool((starts[1:] < ends[:-1]).any())
 
 
 def per_run_times(runs: pd.DataFrame) -> pd.DataFrame:
