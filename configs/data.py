@@ -8,7 +8,7 @@ read or written.
 from dataclasses import dataclass, field
 from typing import Optional
 
-from configs.errors import ConfigError
+from configs.errors import ConfigError, require_finite_floats
 
 # Corpora `harness.data.prepare_data` knows how to build; `corpus` must be one of them.
 CORPORA = ("stdlib", "hf", "text_files", "markov")
@@ -87,6 +87,7 @@ class MarkovConfig:
     test_tokens: int = 500_000
 
     def __post_init__(self) -> None:
+        require_finite_floats(self, "data.markov")
         for name in ("n_symbols", "order", "support", "train_tokens", "test_tokens"):
             _require_positive(f"data.markov.{name}", getattr(self, name))
         if self.n_symbols > MAX_VOCAB_SIZE:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-from configs.errors import ConfigError
+from configs.errors import ConfigError, require_finite_floats
 
 # Kaplan et al. 2020 sec. 2.1 train their models with d_attn = d_model and d_ff = 4 d_model.
 KAPLAN_D_FF_RATIO = 4.0
@@ -31,6 +31,7 @@ class ModelConfig:
     """Share the token embedding with the output head (GPT-2 style)."""
 
     def __post_init__(self) -> None:
+        require_finite_floats(self, "model")
         for name in ("n_layer", "d_model", "d_head", "n_ctx"):
             value = getattr(self, name)
             if not isinstance(value, int) or value <= 0:

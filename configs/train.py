@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from configs.errors import ConfigError
+from configs.errors import ConfigError, require_finite_floats
 
 LR_RULES = ("kaplan", "fixed")
 BATCH_RULES = ("fixed", "kaplan_bcrit")
@@ -72,6 +72,7 @@ class TrainConfig:
     """Seconds between progress lines in the log."""
 
     def __post_init__(self) -> None:
+        require_finite_floats(self, "train")
         positive = ("tokens", "batch_size", "eval_points", "curve_test_windows", "train_log_points", "checkpoint_interval_s", "progress_interval_s")
         for name in positive:
             if getattr(self, name) <= 0:
@@ -84,6 +85,9 @@ class TrainConfig:
             raise ConfigError("train.device", self.device, f"must be one of {DEVICES}")
         if self.lr <= 0:
             raise ConfigError("train.lr", self.lr, "must be > 0")
+        for name in ("beta1", "beta2"):
+            if not 0 <= getattr(self, name) < 1:
+                raise ConfigError(f"train.{name}", getattr(self, name), "must be in [0, 1) (AdamW)")
         if not 0 <= self.warmup_frac < 1:
             raise ConfigError("train.warmup_frac", self.warmup_frac, "must be in [0, 1)")
         if not 0 <= self.final_lr_ratio <= 1:

@@ -19,8 +19,17 @@ BAD_INPUTS = {
                               "data.text_files.globs"),
     "vocab_beyond_uint16": (["data.vocab_size=70000"], "data.vocab_size"),
     "more_test_windows_than_the_test_split_holds": (["data.test_windows=100000"], "data.test_windows"),
+    # NaN passes every range check (each comparison is False); a review saw these crash mid-run or record
+    # results: nan tokens, an infinite lr or weight decay ('diverged'), a nan clip ('completed').
+    "nan_token_budget": (["train.tokens=nan"], "train.tokens"),
+    "infinite_fixed_lr": (["train.lr_rule=fixed", "train.lr=inf"], "train.lr"),
+    "nan_grad_clip": (["train.grad_clip=nan"], "train.grad_clip"),
+    "infinite_weight_decay": (["train.weight_decay=inf"], "train.weight_decay"),
+    "nan_d_ff_ratio": (["model.d_ff_ratio=nan"], "model.d_ff_ratio"),
+    "beta2_above_one": (["train.beta2=1.5"], "train.beta2"),
+    "negative_beta1": (["train.beta1=-0.5"], "train.beta1"),
 }
-THROUGH_THE_SCRIPT = ["d_model_not_divisible_by_n_head", "budget_below_one_batch",
+THROUGH_THE_SCRIPT = ["d_model_not_divisible_by_n_head", "budget_below_one_batch", "nan_token_budget",
                       "context_longer_than_the_train_split", "glob_matching_nothing"]
 
 
