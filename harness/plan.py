@@ -69,8 +69,31 @@ def _check_data(runs: List[tuple]) -> None:
         data = prepare_once(run.config.data, prepared)
         try:
             check_data_fits(run, data)
+            check_same_data(run, data, run.config.sweep.force)
         except ConfigError as exc:
             raise _with_point_context(exc, point) from exc
+
+
+def check_same_data(run: ResolvedRun, data: PreparedData, force: bool) -> None:
+    """ConfigError when the results folder already holds this run trained on other data.
+
+    The run id hashes the config, not the text: text files (or a dataset, or the stdlib of another Python)
+    that changed under the same config would otherwise be skipped as done, or resumed from a checkpoint
+    of the old text.
+    """
+    path = store.run_path(run.config.sweep.results_dir, run.run_id)
+    if force or not path.exists():
+        return
+    recorded = store.read_metadata(path).get("corpus_fingerprint")
+    if recorded != data.fingerprint:
+        raise data_changed_error(run, "its result", str(recorded), data.fingerprint)
+
+
+def data_changed_error(run: ResolvedRun, what: str, recorded: str, now: str) -> ConfigError:
+    return ConfigError("sweep.results_dir", run.config.sweep.results_dir,
+                       f"run {run.run_id[:8]}: {what} there comes from corpus {recorded[:12]}, but the "
+                       f"{run.config.data.corpus} corpus now hashes to {now[:12]} (its text changed): use a "
+                       "new sweep.results_dir, or sweep.force=true to re-train on the new text")
 
 
 def check_data_fits(run: ResolvedRun, data: PreparedData) -> None:

@@ -14,11 +14,11 @@ from harness import claims, store
 from harness.checkpoint import checkpoint_path
 from harness.data import PreparedData, prepare_data
 from harness.device import pick_device, threads_for
-from harness.plan import check_data_fits
+from harness.plan import check_data_fits, check_same_data, data_changed_error
 from harness.progress import RunProgress
 from harness.record import curve_frame, run_metadata
 from harness.resolve import ResolvedRun, resolve
-from harness.trainer import Trainer
+from harness.trainer import CheckpointDataMismatch, Trainer
 
 log = logging.getLogger("scalinglab")
 
@@ -49,6 +49,7 @@ def execute(run: ResolvedRun, *, parallel_jobs: int = 1, force: bool = False,
     results_dir = Path(run.config.sweep.results_dir)
     path = store.run_path(results_dir, run.run_id)
     if path.exists() and not force:
+        check_same_data(run, prepare_data(run.config.data), force)
         tidy_finished(run)
         return RunResult(run.run_id, "skipped", path, None)
     # Everything that can reject the config runs before the claim, so a bad run writes nothing.
@@ -61,6 +62,7 @@ def execute(run: ResolvedRun, *, parallel_jobs: int = 1, force: bool = False,
         return RunResult(run.run_id, "busy", None, None)
     try:
         if path.exists() and not force:  # another process finished it while we prepared the data
+            check_same_data(run, data, force)
             return RunResult(run.run_id, "skipped", path, None)
         _remove_leftovers_of_killed_writers(results_dir, run.run_id)
         with claims.Heartbeat(claim, run.config.train.checkpoint_interval_s) as beat:
@@ -118,7 +120,10 @@ def _train_and_record(run: ResolvedRun, data: PreparedData, device: torch.device
 
     trainer = Trainer(run, data, device, ckpt, on_row=progress, on_checkpoint=beat.check,
                       stop_after_step=stop_after_step)
-    outcome = trainer.train()
+    try:
+        outcome = trainer.train()
+    except CheckpointDataMismatch as exc:
+        raise data_changed_error(run, "its checkpoint", exc.saved, exc.now) from exc
     beat.check()  # a process that lost the run while finishing leaves the result to the new owner
     meta = run_metadata(run, data, outcome, preset=run.config.sweep.preset)
     path = store.write_run(results_dir, curve_frame(run.run_id, outcome), meta)

@@ -105,7 +105,21 @@ def read_run(path: str | os.PathLike) -> tuple[pd.DataFrame, dict]:
         table = pq.read_table(path)
     except (OSError, pa.ArrowException) as exc:
         raise ResultsError(f"{path}: not a readable parquet file ({exc})") from exc
-    raw = (table.schema.metadata or {}).get(METADATA_KEY)
+    return table.to_pandas(), _metadata(path, table.schema)
+
+
+def read_metadata(path: str | os.PathLike) -> dict:
+    """A run file's metadata alone, from its parquet schema (the curve is not read)."""
+    path = Path(path)
+    try:
+        schema = pq.read_schema(path)
+    except (OSError, pa.ArrowException) as exc:
+        raise ResultsError(f"{path}: not a readable parquet file ({exc})") from exc
+    return _metadata(path, schema)
+
+
+def _metadata(path: Path, schema: pa.Schema) -> dict:
+    raw = (schema.metadata or {}).get(METADATA_KEY)
     if raw is None:
         raise ResultsError(f"{path}: no scalinglab metadata; not a run file")
     try:
@@ -116,7 +130,7 @@ def read_run(path: str | os.PathLike) -> tuple[pd.DataFrame, dict]:
         raise ResultsError(
             f"{path}: schema_version={meta.get('schema_version')!r}, this scalinglab reads {SCHEMA_VERSION}"
         )
-    return table.to_pandas(), meta
+    return meta
 
 
 def run_files(results_dir: str | os.PathLike) -> list[Path]:

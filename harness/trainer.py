@@ -104,6 +104,14 @@ def test_loss(model: GPT, windows: torch.Tensor, device: torch.device, batch: in
     return float(losses.mean()), sem(losses)
 
 
+class CheckpointDataMismatch(Exception):
+    """A checkpoint was written while training on other text than the run's data now holds."""
+
+    def __init__(self, saved: str, now: str):
+        self.saved, self.now = saved, now
+        super().__init__(f"checkpoint of corpus {saved[:12]}, data now {now[:12]}")
+
+
 class Trainer:
     """Trains one resolved run on prepared data, checkpointing to `ckpt_path`, reporting via `on_row`."""
 
@@ -111,6 +119,7 @@ class Trainer:
                  on_row: Optional[Callable[[dict], None]] = None,
                  on_checkpoint: Optional[Callable[[], None]] = None, stop_after_step: Optional[int] = None):
         self.run, self.device, self.ckpt_path = run, device, ckpt_path
+        self.corpus_fingerprint = data.fingerprint
         self.on_row = on_row or (lambda row: None)
         self.on_checkpoint = on_checkpoint or (lambda: None)
         self.stop_after_step = stop_after_step  # for tests: simulate an interruption
@@ -132,6 +141,8 @@ class Trainer:
         saved = load_checkpoint(self.ckpt_path, self.device)
         if saved is None:
             return
+        if saved.get("corpus_fingerprint") != self.corpus_fingerprint:  # also a checkpoint from before it was saved
+            raise CheckpointDataMismatch(str(saved.get("corpus_fingerprint")), self.corpus_fingerprint)
         self.model.load_state_dict(saved["model"])
         self.opt.load_state_dict(saved["optimizer"])
         self.state = CurveState(**saved["curve"])
@@ -140,6 +151,7 @@ class Trainer:
         self.on_checkpoint()
         save_checkpoint(self.ckpt_path, {
             "model": self.model.state_dict(), "optimizer": self.opt.state_dict(), "curve": vars(self.state).copy(),
+            "corpus_fingerprint": self.corpus_fingerprint,
         })
 
     def _row(self, step: int, lr: float) -> dict:

@@ -151,7 +151,7 @@ def test_run_taking_its_claim_removes_its_own_stale_temp_files_only(run_config, 
 def test_finished_run_left_with_a_checkpoint_and_stale_claim_is_tidied(write_fake_run, run_config, tmp_path):
     # A process killed between renaming its result into place and deleting its checkpoint and claim.
     run = resolve(run_config(tmp_path))
-    write_fake_run(tmp_path, run.run_id)
+    write_fake_run(tmp_path, run.run_id, corpus_fingerprint=runner.prepare_data(run.config.data).fingerprint)
     save_checkpoint(checkpoint_path(tmp_path, run.run_id), {"step": 1})
     claim = claims.claim_path(tmp_path, run.run_id)  # its owner ran on another node and stopped beating
     claim.parent.mkdir()
@@ -165,7 +165,7 @@ def test_finished_run_left_with_a_checkpoint_and_stale_claim_is_tidied(write_fak
 def test_finished_run_whose_claim_is_alive_is_not_tidied(write_fake_run, run_config, tmp_path):
     # Another process holds the claim (e.g. re-training with sweep.force): its checkpoint stays.
     run = resolve(run_config(tmp_path))
-    write_fake_run(tmp_path, run.run_id)
+    write_fake_run(tmp_path, run.run_id, corpus_fingerprint=runner.prepare_data(run.config.data).fingerprint)
     ckpt = checkpoint_path(tmp_path, run.run_id)
     save_checkpoint(ckpt, {"step": 1})
     assert claims.try_claim(claims.claim_path(tmp_path, run.run_id), runner.stale_claim_s(run))
