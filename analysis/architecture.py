@@ -7,21 +7,29 @@ from analysis.data import architecture_label
 from analysis.published import KAPLAN_SHAPE_SPREAD_PCT
 from analysis.result import FitResult
 
-# Sizes within 20% of the next smaller size join its "fixed N" group. The arch_shape preset's groups
-# lie about 4x apart, with up to 20.3% between a group's ends (744,000 to 894,912 at N ~ 7.9e5).
+# Sizes within 20% of the next smaller size join its "fixed N" group, as long as the group spans at most
+# 25% from its smallest member (a chain of sizes each 19% apart is not one "fixed N"). The arch_shape
+# preset's groups lie about 4x apart, with up to 20.3% between a group's ends (744,000 to 894,912).
 SIZE_TOLERANCE = 0.20
+MAX_GROUP_SPAN = 0.25
 GROUP_COLUMNS = ("arch_group", "size_group", "shape_group")  # an explicit grouping column wins if present
 
 
 def shape_groups(runs: pd.DataFrame, tolerance: float = SIZE_TOLERANCE, group_col: str | None = None) -> pd.Series:
     """Fixed-N group of each run: an explicit column, else chains of sizes each within `tolerance` of the
-    next smaller one (a gap wider than that starts a new group), labelled by the group's median N."""
+    next smaller one and within MAX_GROUP_SPAN of the group's smallest (a wider gap or span starts a new
+    group), labelled by the group's median N."""
     group_col = group_col or next((c for c in GROUP_COLUMNS if c in runs), None)
     if group_col is not None:
         return runs[group_col].astype(str)
     order = runs["params_non_embedding"].sort_values()
-    starts_group = order > order.shift(1) * (1 + tolerance)
-    group = starts_group.cumsum()
+    numbers, start, previous, current = [], None, None, -1
+    for n in order:
+        if start is None or n > previous * (1 + tolerance) or n > start * (1 + MAX_GROUP_SPAN):
+            start, current = n, current + 1
+        numbers.append(current)
+        previous = n
+    group = pd.Series(numbers, index=order.index)
     median = order.groupby(group).transform("median")
     return ("N~" + median.map(lambda n: f"{n:.3g}")).reindex(runs.index)
 

@@ -112,9 +112,10 @@ def noise_text(noise: pd.DataFrame) -> str:
         return "no seed replicates (runs sharing a grid point): run-to-run noise unknown; fits are unweighted."
     pooled = pooled_sd_log(noise["n_seeds"].to_numpy(), noise["sd_log"].to_numpy())
     return (f"{len(noise)} grid points have seed replicates; pooled run-to-run sd of log loss "
-            f"{pooled:.4g} (≈{100 * math.expm1(pooled):.3g}% of the loss). A fit weights each point's seed mean "
-            f"by its inverse variance when every point of that fit has ≥ {MIN_SEEDS_FOR_OWN_VARIANCE} seeds, "
-            "otherwise by its number of seeds.")
+            f"{pooled:.4g} (≈{100 * math.expm1(pooled):.3g}% of the loss). L(N), L(D) and the IsoFLOP parabolas "
+            "weight each point's seed mean by its inverse variance when every point of that fit has "
+            f"≥ {MIN_SEEDS_FOR_OWN_VARIANCE} seeds, otherwise by its number of seeds; the joint fits and the "
+            "frontier fit every run unweighted.")
 
 
 def _all_fits(analysis: Analysis) -> dict[str, FitResult]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import List, Optional
 
@@ -20,6 +21,11 @@ class GridConfig:
     """Explicit points, each a space-separated override list, e.g. 'model.d_model=256 model.n_layer=1'."""
     compute_budgets: List[float] = field(default_factory=list)
     """IsoFLOP budgets C (FLOPs): each point is run at each budget with train.tokens = C / (6 N)."""
+
+    def __post_init__(self) -> None:
+        for budget in self.compute_budgets:
+            if not (math.isfinite(budget) and budget > 0):
+                raise ConfigError(f"sweep.grids[{self.name}].compute_budgets", budget, "must be finite and > 0")
 
 
 @dataclass

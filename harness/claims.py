@@ -2,11 +2,12 @@
 
 A claim records its owner (host, pid, the pid's start time where /proc gives it) and a token of its own.
 It is stale, and may be taken over, when
-- its owner is on this host and is gone (no such pid, or the pid now belongs to a later process): at once,
-  so re-running a sweep right after a kill resumes its runs instead of waiting out the heartbeat;
-- its owner cannot be checked from here (another host, a half-written claim) and its heartbeat is older
-  than `stale_after_s` (a killed worker or a failed node cannot hold a run forever).
-A live owner on this host is never displaced, however long it was paused.
+- its owner is on this host and is gone (no such pid, a zombie, or the pid now belongs to a later process):
+  at once, so re-running a sweep right after a kill resumes its runs instead of waiting out the heartbeat;
+- its owner cannot be checked from here (another host, a half-written claim, no start time to compare
+  without /proc) and its heartbeat is older than `stale_after_s` (a killed worker or a failed node
+  cannot hold a run forever).
+A live owner on this host, checked by its start time, is never displaced, however long it was paused.
 
 A process whose claim was taken over all the same (another host decided it was dead, say) learns it at its
 next heartbeat, and the runner then stops training that run instead of racing the new owner.
@@ -43,13 +44,22 @@ def claim_path(results_dir: str | Path, run_id: str) -> Path:
     return Path(results_dir) / CLAIMS_SUBDIR / f"{run_id}.claim"
 
 
-def _process_start(pid: int) -> str | None:
-    """The start time of `pid` in clock ticks since boot (Linux /proc), None where that cannot be read."""
+def _process_stat(pid: int) -> tuple[str, str] | None:
+    """(state, start time in clock ticks since boot) of `pid` from Linux /proc, None where it cannot be read.
+
+    /proc/<pid>/stat is readable for every user's processes, so this also checks another user's pid.
+    """
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    return stat.rsplit(")", 1)[1].split()[19]  # field 22 of proc(5); the command name may contain spaces
+    fields = stat.rsplit(")", 1)[1].split()  # fields 3 on of proc(5); the command name may contain spaces
+    return fields[0], fields[19]  # field 3 (state) and field 22 (starttime)
+
+
+def _process_start(pid: int) -> str | None:
+    stat = _process_stat(pid)
+    return stat[1] if stat else None
 
 
 def try_claim(path: Path, stale_after_s: float) -> Claim | None:
@@ -61,9 +71,10 @@ def try_claim(path: Path, stale_after_s: float) -> Claim | None:
         except FileExistsError:
             seen = _read(path)
             if seen is not None:
-                if not _is_stale(path, seen, stale_after_s):
+                text, identity, mtime = seen
+                if not _is_stale(text, mtime, stale_after_s):
                     return None
-                _remove_stale(path, seen)
+                _remove_stale(path, identity)
             continue
         claim = Claim(path, uuid.uuid4().hex)
         with os.fdopen(fd, "w") as fh:
@@ -73,31 +84,40 @@ def try_claim(path: Path, stale_after_s: float) -> Claim | None:
     return None
 
 
-def _read(path: Path) -> str | None:
-    """The claim's text ('' while half written), None when there is no claim any more."""
+def _read(path: Path) -> tuple[str, tuple[int, int, int], float] | None:
+    """(text, identity, mtime) of the claim file, read through one descriptor so that all three belong to the
+    same file; '' while half written; None when there is no claim any more. The identity (device, inode,
+    mtime in ns) tells a claim from a later one even when both are still empty; the mtime, which a rename
+    keeps, guards against a freed inode number given to the next file."""
     try:
-        return path.read_text()
+        fd = os.open(path, os.O_RDONLY)
     except FileNotFoundError:
         return None
+    with os.fdopen(fd) as fh:
+        info = os.fstat(fh.fileno())
+        return fh.read(), _identity(info), info.st_mtime
 
 
-def _is_stale(path: Path, text: str, stale_after_s: float) -> bool:
+def _identity(info: os.stat_result) -> tuple[int, int, int]:
+    return info.st_dev, info.st_ino, info.st_mtime_ns
+
+
+def _is_stale(text: str, mtime: float, stale_after_s: float) -> bool:
     owner = _owner_on_this_host(text)
     if owner == "dead":
         return True
     if owner == "alive":
         return False
-    try:  # owner unknown here: the heartbeat decides
-        return time.time() - path.stat().st_mtime > stale_after_s
-    except FileNotFoundError:
-        return True
+    return time.time() - mtime > stale_after_s  # owner unknown here: the heartbeat decides
 
 
 def _owner_on_this_host(text: str) -> str:
-    """'dead' or 'alive' for an owner on this host, 'unknown' for another host or an unreadable claim.
+    """'dead' or 'alive' for an owner on this host that can be checked, else 'unknown'.
 
-    Dead: no process has the pid, or (where /proc tells) the process with that pid started at another time
-    than the owner did, so the pid was reused after the owner died.
+    Dead: no process has the pid, it is a zombie, or the process with that pid started at another time
+    than the owner did (the pid was reused after the owner died). Alive: the pid's process started when the
+    owner did. Unknown: another host, an unreadable claim, or no start time to compare (no /proc, a claim
+    without one); the heartbeat rule then decides.
     """
     try:
         owner = json.loads(text)
@@ -110,21 +130,24 @@ def _owner_on_this_host(text: str) -> str:
         os.kill(pid, 0)
     except ProcessLookupError:
         return "dead"
-    except PermissionError:  # exists, owned by another user
-        return "alive"
-    recorded, now = owner.get("pid_start"), _process_start(pid)
-    return "dead" if recorded is not None and now is not None and recorded != now else "alive"
+    except PermissionError:  # exists, owned by another user: its start time still says whether it is the owner
+        pass
+    recorded, stat = owner.get("pid_start"), _process_stat(pid)
+    if stat is None or recorded is None:
+        return "unknown"
+    state, started = stat
+    return "dead" if state == "Z" or started != recorded else "alive"
 
 
-def _remove_stale(path: Path, seen: str) -> None:
-    """Remove the stale claim whose text was `seen`, through a rename so that two processes cannot both
-    remove and recreate it; a claim that changed since it was judged is put back."""
+def _remove_stale(path: Path, identity: tuple[int, int, int]) -> None:
+    """Remove the stale claim file `identity` (_read), through a rename so that two processes cannot
+    both remove and recreate it; a newer claim file, renamed by mistake, is put back."""
     grave = path.with_suffix(f".stale.{os.getpid()}")
     try:
         os.rename(path, grave)
     except FileNotFoundError:
         return  # another process removed it first
-    if _read(grave) != seen:  # someone claimed it anew between our check and the rename
+    if _identity(os.stat(grave)) != identity:  # someone claimed it anew between our check and the rename
         try:
             os.link(grave, path)
         except FileExistsError:
@@ -133,20 +156,29 @@ def _remove_stale(path: Path, seen: str) -> None:
 
 
 def _token(path: Path) -> str | None:
+    """The claim's token; None while there is none to read (no file, half written, a transient I/O error)."""
     try:
         return json.loads(path.read_text()).get("token")
-    except (FileNotFoundError, ValueError, AttributeError):
+    except (OSError, ValueError, AttributeError):
         return None
 
 
+def _taken_by_another(claim: Claim) -> bool:
+    """True only when the claim file holds another token: a missing or half-written file is the moment
+    between a mistaken removal and its put-back, or a new claim being written, and is read again later."""
+    token = _token(claim.path)
+    return token is not None and token != claim.token
+
+
 def heartbeat(claim: Claim) -> bool:
-    """Mark the claim as alive; False (and nothing touched) when it is no longer this process's."""
-    if _token(claim.path) != claim.token:
+    """Mark the claim as alive; False (and nothing touched) once another claim holds its place."""
+    if _taken_by_another(claim):
         return False
-    try:
-        os.utime(claim.path)
-    except FileNotFoundError:
-        return False
+    if _token(claim.path) == claim.token:
+        try:
+            os.utime(claim.path)
+        except FileNotFoundError:
+            pass  # removed between the read and the touch: judged again at the next beat
     return True
 
 
@@ -174,7 +206,7 @@ class Heartbeat:
 
     def check(self) -> None:
         """Raise ClaimLost if the claim was taken over (checked now, not only at the last beat)."""
-        if self.lost or _token(self.claim.path) != self.claim.token:
+        if self.lost or _taken_by_another(self.claim):
             self.lost = True
             raise ClaimLost(f"claim {self.claim.path} was taken over by another process")
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import torch
 
+from configs.errors import ConfigError
 from configs.run import RunConfig
 from harness import claims, store
 from harness.checkpoint import checkpoint_path
@@ -123,6 +124,11 @@ def _train_and_record(run: ResolvedRun, data: PreparedData, device: torch.device
     try:
         outcome = trainer.train()
     except CheckpointDataMismatch as exc:
+        if exc.saved is None:
+            raise ConfigError("sweep.results_dir", str(results_dir),
+                              f"run {run.run_id[:8]}: its checkpoint {ckpt} was written before checkpoints recorded "
+                              "their corpus, so it cannot be checked against the data: delete that file to train "
+                              "this run from the start") from exc
         raise data_changed_error(run, "its checkpoint", exc.saved, exc.now) from exc
     beat.check()  # a process that lost the run while finishing leaves the result to the new owner
     meta = run_metadata(run, data, outcome, preset=run.config.sweep.preset)

@@ -107,9 +107,9 @@ def test_loss(model: GPT, windows: torch.Tensor, device: torch.device, batch: in
 class CheckpointDataMismatch(Exception):
     """A checkpoint was written while training on other text than the run's data now holds."""
 
-    def __init__(self, saved: str, now: str):
-        self.saved, self.now = saved, now
-        super().__init__(f"checkpoint of corpus {saved[:12]}, data now {now[:12]}")
+    def __init__(self, saved: Optional[str], now: str):
+        self.saved, self.now = saved, now  # saved is None for a checkpoint from before fingerprints were saved
+        super().__init__(f"checkpoint of corpus {saved}, data now {now}")
 
 
 class Trainer:
@@ -141,8 +141,8 @@ class Trainer:
         saved = load_checkpoint(self.ckpt_path, self.device)
         if saved is None:
             return
-        if saved.get("corpus_fingerprint") != self.corpus_fingerprint:  # also a checkpoint from before it was saved
-            raise CheckpointDataMismatch(str(saved.get("corpus_fingerprint")), self.corpus_fingerprint)
+        if saved.get("corpus_fingerprint") != self.corpus_fingerprint:
+            raise CheckpointDataMismatch(saved.get("corpus_fingerprint"), self.corpus_fingerprint)
         self.model.load_state_dict(saved["model"])
         self.opt.load_state_dict(saved["optimizer"])
         self.state = CurveState(**saved["curve"])

@@ -39,6 +39,12 @@ def test_shape_groups_join_sizes_within_20_percent():
     assert shape_groups(runs).nunique() == 2
 
 
+def test_a_chain_of_sizes_each_19_percent_apart_is_not_one_fixed_n():
+    sizes = 1e5 * 1.19 ** np.arange(10)  # 4.8x from first to last
+    groups = shape_groups(pd.DataFrame({"params_non_embedding": sizes}))
+    assert groups.nunique() == 5 and groups.value_counts().max() == 2
+
+
 def test_arch_shape_preset_sizes_fall_into_its_three_groups():
     # N of the arch_shape preset's 16 distinct shapes (vocab 1024, d_head 16), from models.counting: the
     # largest group spans 744,000 (4 x 96, d_ff 8d) to 894,912 (8 x 96), 20.3%, yet is one group.

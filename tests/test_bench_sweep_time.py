@@ -59,3 +59,10 @@ def test_a_results_dir_of_another_preset_is_refused(tmp_path, data_overrides, wr
     opts = BenchOptions(results_dir=tmp_path, overrides=data_overrides)  # --sweep-preset left at kaplan_fig1
     with pytest.raises(ValueError, match="holds runs of preset smoke, but --sweep-preset is kaplan_fig1"):
         measure_sweep(opts)
+
+
+def test_an_empty_results_dir_is_named_not_a_key_error(tmp_path, data_overrides):
+    from harness.bench.run import BenchOptions, measure_sweep
+
+    with pytest.raises(FileNotFoundError, match="no run files"):
+        measure_sweep(BenchOptions(results_dir=tmp_path, overrides=data_overrides))

@@ -112,12 +112,55 @@ def test_heartbeat_thread_keeps_a_claim_fresh_and_notices_its_loss(tmp_path):
 
 def test_a_claim_renewed_between_check_and_removal_is_put_back(tmp_path):
     path = claims.claim_path(tmp_path, "abc")
-    write_claim(path, token="judged-stale")
-    seen = path.read_text()
-    write_claim(path, token="fresh")  # another process replaced it after we judged it
-    claims._remove_stale(path, seen)
-    assert json.loads(path.read_text())["token"] == "fresh"
+    path.parent.mkdir()
+    path.write_text("")  # left empty by a killed writer, and judged stale
+    judged = claims._read(path)[1]
+    newer = path.with_name("newer")
+    newer.write_text("")  # a new claimant's file, not yet written: the same text, another file
+    os.replace(newer, path)
+    claims._remove_stale(path, judged)
+    assert claims._read(path)[1] != judged
     assert sorted(p.name for p in path.parent.iterdir()) == ["abc.claim"]
+    claims._remove_stale(path, claims._read(path)[1])  # the judged file itself goes
+    assert list(path.parent.iterdir()) == []
+
+
+def test_a_missing_claim_file_is_not_yet_a_lost_claim(tmp_path):
+    # Between a mistaken removal and its put-back the file is briefly absent: the owner must not give up.
+    claim = claims.try_claim(claims.claim_path(tmp_path, "abc"), STALE_AFTER_S)
+    claim.path.unlink()
+    assert claims.heartbeat(claim)
+    with claims.Heartbeat(claim, interval_s=60) as beat:
+        beat.check()
+
+
+def test_an_owner_whose_start_time_cannot_be_compared_is_left_to_the_heartbeat(tmp_path):
+    import socket
+
+    path = claims.claim_path(tmp_path, "abc")
+    write_claim(path, pid=os.getpid(), host=socket.gethostname())  # a live pid, but no pid_start recorded
+    assert claims.try_claim(path, STALE_AFTER_S) is None  # fresh heartbeat
+    old = time.time() - 2 * STALE_AFTER_S
+    os.utime(path, (old, old))
+    assert claims.try_claim(path, STALE_AFTER_S) is not None
+
+
+@pytest.mark.skipif(not os.path.exists(f"/proc/{os.getpid()}/stat"), reason="needs /proc for process states")
+def test_a_zombie_owner_is_dead(tmp_path):
+    import socket
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])  # not waited for: a zombie once it exits
+    try:
+        deadline = time.time() + 30
+        while claims._process_stat(child.pid)[0] != "Z" and time.time() < deadline:
+            time.sleep(0.05)
+        path = claims.claim_path(tmp_path, "abc")
+        write_claim(path, pid=child.pid, host=socket.gethostname(), pid_start=claims._process_start(child.pid))
+        assert claims.try_claim(path, STALE_AFTER_S) is not None
+    finally:
+        child.wait()
 
 
 def test_run_claimed_by_another_process_is_left_alone(run_config, tmp_path):

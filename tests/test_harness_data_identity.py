@@ -52,3 +52,20 @@ def test_a_checkpoint_of_other_text_is_refused_not_resumed(run_config, tmp_path,
     assert "its checkpoint there comes from corpus" in str(raised.value)
     assert not store.run_path(tmp_path, run.run_id).exists()
     assert list((tmp_path / "claims").iterdir()) == []
+
+
+def test_a_checkpoint_from_before_fingerprints_names_the_file_to_delete(run_config, tmp_path):
+    import torch
+
+    run = resolve(run_config(tmp_path))
+    with pytest.raises(RunInterrupted):
+        runner.execute(run, stop_after_step=10)
+    ckpt = checkpoint_path(tmp_path, run.run_id)
+    saved = torch.load(ckpt, weights_only=False)
+    del saved["corpus_fingerprint"]
+    torch.save(saved, ckpt)
+    with pytest.raises(ConfigError) as raised:
+        runner.execute(run)
+    assert f"its checkpoint {ckpt} was written before checkpoints recorded their corpus" in str(raised.value)
+    ckpt.unlink()
+    assert runner.execute(run).action == "trained"

@@ -100,3 +100,11 @@ def test_ray_launcher_without_its_extra_says_how_to_install_it(plan_of):
     with pytest.raises(ConfigError) as raised:
         plan_of("sweep=smoke", "hydra/launcher=ray_local")
     assert "pip install -e '.[ray]'" in str(raised.value)
+
+
+@pytest.mark.parametrize("budget", ["nan", "inf", "-1e11"])
+def test_a_compute_budget_that_is_not_finite_and_positive_is_refused(plan_of, budget):
+    # nan was ignored (the run trained at train.tokens), inf raised OverflowError from resolve
+    with pytest.raises(ConfigError) as raised:
+        plan_of("sweep=isoflop", f"sweep.grids.0.compute_budgets=[1e11,{budget}]")
+    assert raised.value.field == "sweep.grids[isoflop].compute_budgets"

@@ -136,7 +136,7 @@ def measure_sweep(opts: BenchOptions) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The finished sweep's summary row and per-run times."""
     plan = preset_plan(opts.sweep_preset, opts.overrides)
     runs = store.load_runs(opts.results_dir)
-    presets = sorted(set(runs["preset"]))
+    presets = sorted(set(runs["preset"])) if not runs.empty else [opts.sweep_preset]  # empty: sweep_summary says so
     if presets != [opts.sweep_preset]:
         raise ValueError(f"--results-dir={opts.results_dir} holds runs of preset {', '.join(presets)}, but "
                          f"--sweep-preset is {opts.sweep_preset}: its plan would be the wrong one to compare with")
