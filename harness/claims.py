@@ -172,9 +172,10 @@ def _taken_by_another(claim: Claim) -> bool:
 
 def heartbeat(claim: Claim) -> bool:
     """Mark the claim as alive; False (and nothing touched) once another claim holds its place."""
-    if _taken_by_another(claim):
+    token = _token(claim.path)
+    if token is not None and token != claim.token:
         return False
-    if _token(claim.path) == claim.token:
+    if token == claim.token:
         try:
             os.utime(claim.path)
         except FileNotFoundError:
