@@ -58,7 +58,10 @@ def compute_envelope(curves: pd.DataFrame, compute: str = "6n", n_points: int = 
                      method: str = "interp") -> pd.DataFrame:
     """Lower envelope of all learning curves: columns compute, loss, run_id, N (the model on it)."""
     column = compute_column(compute)
-    usable = usable_curves(curves, column)
+    return _envelope_of_usable(usable_curves(curves, column), column, n_points, method)
+
+
+def _envelope_of_usable(usable: pd.DataFrame, column: str, n_points: int, method: str) -> pd.DataFrame:
     if usable.empty:
         return pd.DataFrame(columns=["compute", "loss", "run_id", "N"])
     if method == "interp":
@@ -68,9 +71,8 @@ def compute_envelope(curves: pd.DataFrame, compute: str = "6n", n_points: int = 
     raise ValueError(f"method={method!r}: expected 'interp' or 'bins'")
 
 
-def _run_spans(curves: pd.DataFrame, column: str) -> pd.DataFrame:
-    """Per usable run: its model size N and the compute range its learning curve covers."""
-    usable = usable_curves(curves, column)
+def _run_spans(usable: pd.DataFrame, column: str) -> pd.DataFrame:
+    """Per usable run (usable_curves): its model size N and the compute range its learning curve covers."""
     return usable.groupby("run_id").agg(N=("params_non_embedding", "first"), lo=(column, "min"),
                                         hi=(column, "max")).reset_index()
 
@@ -85,24 +87,25 @@ def _bracketed(envelope: pd.DataFrame, spans: pd.DataFrame) -> np.ndarray:
     points bias the frontier towards large models (and a towards 1). The smallest and largest sizes
     have a neighbour missing, so their points are never kept.
     """
-    sizes = np.sort(spans["N"].unique())
-    lo, hi = spans["lo"].to_numpy(float), spans["hi"].to_numpy(float)
+    run_sizes, lo, hi = (spans[c].to_numpy(float) for c in ("N", "lo", "hi"))
+    sizes = np.unique(run_sizes)
     keep = np.zeros(len(envelope), bool)
     for i, (c, n) in enumerate(zip(envelope["compute"].to_numpy(float), envelope["N"].to_numpy(float))):
         k = int(np.searchsorted(sizes, n))
         if 0 < k < len(sizes) - 1:
             covered = (lo <= c * (1 + COVER_RTOL)) & (hi >= c * (1 - COVER_RTOL))
-            keep[i] = all((covered & (spans["N"].to_numpy(float) == sizes[k + step])).any() for step in (-1, 1))
+            keep[i] = all((covered & (run_sizes == sizes[k + step])).any() for step in (-1, 1))
     return keep
 
 
 def _fit_frontier(curves: pd.DataFrame, compute: str, n_points: int, method: str, bracketed_only: bool) -> FitResult:
     column = compute_column(compute)
-    spans = _run_spans(curves, column)
+    usable = usable_curves(curves, column)
+    spans = _run_spans(usable, column)
     if spans["N"].nunique() < MIN_DISTINCT_X:
         return FitResult.failed("L(C_min)", f"L(C_min): {spans['N'].nunique()} model sizes with a usable curve "
                                             f"(need >= {MIN_DISTINCT_X} for a compute frontier)", FRONTIER_KEYS)
-    envelope = compute_envelope(curves, compute, n_points, method)
+    envelope = _envelope_of_usable(usable, column, n_points, method)
     fitted, notes = envelope, ["fit on the whole envelope (bracketed_only=False)"]
     if bracketed_only:
         keep = _bracketed(envelope, spans)

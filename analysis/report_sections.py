@@ -114,8 +114,8 @@ def noise_text(noise: pd.DataFrame) -> str:
     return (f"{len(noise)} grid points have seed replicates; pooled run-to-run sd of log loss "
             f"{pooled:.4g} (≈{100 * math.expm1(pooled):.3g}% of the loss). L(N), L(D) and the IsoFLOP parabolas "
             "weight each point's seed mean by its inverse variance when every point of that fit has "
-            f"≥ {MIN_SEEDS_FOR_OWN_VARIANCE} seeds, otherwise by its number of seeds; the joint fits and the "
-            "frontier fit every run unweighted.")
+            f"≥ {MIN_SEEDS_FOR_OWN_VARIANCE} seeds, otherwise by its number of seeds; the joint fits (every run) and the "
+            "frontier (its envelope points) are unweighted.")
 
 
 def _all_fits(analysis: Analysis) -> dict[str, FitResult]:

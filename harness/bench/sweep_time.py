@@ -33,9 +33,13 @@ def log_span_s(log_path: Path) -> Optional[float]:
     return span
 
 
-def files_span_s(runs: pd.DataFrame, files: Sequence[Path]) -> float:
+def file_mtimes(files: Sequence[Path]) -> pd.Series:
+    """Each run file's mtime (when its run finished), indexed by run id."""
+    return pd.Series({p.stem: p.stat().st_mtime for p in files})
+
+
+def files_span_s(runs: pd.DataFrame, mtimes: pd.Series) -> float:
     """End-to-end seconds from the run files: last mtime - (first mtime - that first run's wall_time_s)."""
-    mtimes = pd.Series({p.stem: p.stat().st_mtime for p in files})
     first = mtimes.idxmin()
     first_wall = float(runs.set_index("run_id").loc[first, "wall_time_s"])
     return float(mtimes.max() - (mtimes.min() - first_wall))
@@ -58,20 +62,21 @@ def sweep_summary(results_dir: Path, runs: pd.DataFrame, plan: Sequence[PlannedR
         raise FileNotFoundError(f"--results-dir={results_dir}: no run files under {store.runs_dir(results_dir)}")
     span = log_span_s(sweep_log) if sweep_log else None
     source = f"sweep log {sweep_log}" if span is not None else "run-file mtimes + first run's wall_time_s"
+    mtimes = file_mtimes(files)
     if span is None:
-        span = files_span_s(runs, files)
+        span = files_span_s(runs, mtimes)
     train_s = float(runs["wall_time_s"].sum())
-    overlapped = runs_overlapped(runs, files) or train_s > span
+    overlapped = runs_overlapped(runs, mtimes) or train_s > span
     return {**planned_compute(plan), "runs_found": len(runs), "sum_wall_time_s": train_s,
             "end_to_end_s": span, "end_to_end_source": source,
             "runs_overlapped": overlapped,
             "outside_training_fraction": float("nan") if overlapped else (span - train_s) / span}
 
 
-def runs_overlapped(runs: pd.DataFrame, files: Sequence[Path]) -> bool:
+def runs_overlapped(runs: pd.DataFrame, ends: pd.Series) -> bool:
     """Whether any two runs trained at the same time: each run's training is taken to end at its file's mtime
-    and to have lasted its wall_time_s. Then (end-to-end - Σ wall time) is not time spent outside training."""
-    ends = pd.Series({p.stem: p.stat().st_mtime for p in files})
+    (file_mtimes) and to have lasted its wall_time_s. Then (end-to-end - Σ wall time) is not time spent
+    outside training."""
     walls = runs.set_index("run_id")["wall_time_s"].reindex(ends.index)
     order = ends.sort_values().index
     starts, ends = (ends - walls)[order].to_numpy(), ends[order].to_numpy()
