@@ -48,9 +48,10 @@ class SweepConfig:
     analyze: bool = True
     """Run the analysis stage on the results folder after the sweep."""
     plan_file: Optional[str] = None
-    """Set by scripts/sweep.py for its jobs: the validated plan this job reads its point from."""
-    point: Optional[int] = None
-    """Set by scripts/sweep.py for its jobs: which point of the plan this job trains."""
+    """Set by scripts/sweep.py for its jobs: the validated plan this job reads its unit from."""
+    unit: Optional[int] = None
+    """Set by scripts/sweep.py for its jobs: which unit of the plan (a run, or a trunk with its branches) this
+    job trains."""
 
     def __post_init__(self) -> None:
         if self.seeds is not None and not self.seeds:

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from configs.errors import ConfigError, require_finite_floats
 
 LR_RULES = ("kaplan", "fixed")
+SCHEDULES = ("cosine", "wsd")
+COOLDOWN_SHAPES = ("1-sqrt", "linear", "cosine")
 BATCH_RULES = ("fixed", "kaplan_bcrit")
 DEVICES = ("auto", "cpu", "cuda")
 # torch.compile modes (torch.compile's `mode` argument); 'none' trains the eager module.
@@ -18,11 +20,18 @@ KAPLAN_FINAL_LR_RATIO = 0.0
 GPT3_BETA2 = 0.95
 GPT3_WEIGHT_DECAY = 0.1
 GPT3_GRAD_CLIP = 1.0
+# Hägele et al. 2024 ("Scaling Laws and Compute-Optimal Training Beyond Fixed Training Durations") sec. 3-4:
+# a cooldown over the last 20% of the steps, of shape 1-sqrt, matches or beats a cosine schedule at the same D.
+HAGELE_COOLDOWN_FRAC = 0.2
+HAGELE_COOLDOWN_SHAPE = "1-sqrt"
+# A wsd warmup must not depend on D (every budget of a trunk shares it). This default is what the cosine
+# default (warmup_frac 0.05) gives at the default budget of 1e6 tokens (configs/sweep/kaplan_fig1.yaml).
+WSD_DEFAULT_WARMUP_TOKENS = 0.05 * 1e6
 
 
 @dataclass
 class TrainConfig:
-    """How one run trains: D tokens, AdamW, warmup + cosine ending exactly at D, seed, device."""
+    """How one run trains: D tokens, AdamW, a schedule ending exactly at D (cosine or wsd), seed, device."""
 
     tokens: float = 2e6
     """D, the training-token budget (e.g. 2e6). Rounded to whole optimizer steps; the exact count is recorded."""
@@ -35,10 +44,28 @@ class TrainConfig:
     """'kaplan': LR(N) of Kaplan 2020 eq. D.1 from the model's N; 'fixed': train.lr."""
     lr: float = 1e-3
     """Peak learning rate when lr_rule='fixed'."""
+    schedule: str = "cosine"
+    """'cosine': linear warmup over warmup_frac of the steps, then cosine decay ending at D (Kaplan 2020
+    sec. 2.2). 'wsd' (warmup-stable-decay): linear warmup over warmup_tokens, constant at the peak, then a
+    cooldown over the last cooldown_frac of the steps (Hägele et al. 2024; MiniCPM, Hu et al. 2024). Points
+    of a sweep that use wsd and differ only in train.tokens share one constant-rate trunk, with one cooldown
+    branch per budget (harness/trunks.py)."""
     warmup_frac: float = 0.05
-    """Fraction of the steps spent in linear warmup (Kaplan's 3000 of 250k steps is 1.2%; toy runs are short)."""
+    """cosine only: fraction of the steps spent in linear warmup (Kaplan's 3000 of 250k steps is 1.2%; toy
+    runs are short)."""
+    warmup_tokens: float = WSD_DEFAULT_WARMUP_TOKENS
+    """wsd only: tokens of linear warmup, rounded to whole steps. Independent of D, so that every budget of a
+    trunk shares it (Hägele et al. 2024 warm up for a fixed number of steps); must end before the smallest
+    budget's cooldown starts."""
+    cooldown_frac: float = HAGELE_COOLDOWN_FRAC
+    """wsd only: fraction of each budget's steps spent in the cooldown, in (0, 1); 0.2 after Hägele et al.
+    2024 (a 20% cooldown matches cosine)."""
+    cooldown_shape: str = HAGELE_COOLDOWN_SHAPE
+    """wsd only: '1-sqrt' (lr = peak * (1 - sqrt(p)), Hägele et al. 2024 sec. 3, their best shape), 'linear'
+    (1 - p; the linear decay of MiniCPM-style WSD runs) or 'cosine' (half cosine over the cooldown), p going
+    from 0 to 1 over the cooldown, ending at final_lr_ratio * peak."""
     final_lr_ratio: float = KAPLAN_FINAL_LR_RATIO
-    """LR at the last step as a fraction of the peak (cosine decay ends exactly at D tokens)."""
+    """LR at the last step as a fraction of the peak (the decay ends exactly at D tokens)."""
     weight_decay: float = GPT3_WEIGHT_DECAY
     """AdamW decoupled weight decay on matrices (not on biases, LayerNorm or embeddings)."""
     beta1: float = 0.9
@@ -88,6 +115,14 @@ class TrainConfig:
         for name in ("beta1", "beta2"):
             if not 0 <= getattr(self, name) < 1:
                 raise ConfigError(f"train.{name}", getattr(self, name), "must be in [0, 1) (AdamW)")
+        if self.schedule not in SCHEDULES:
+            raise ConfigError("train.schedule", self.schedule, f"must be one of {SCHEDULES}")
+        if self.cooldown_shape not in COOLDOWN_SHAPES:
+            raise ConfigError("train.cooldown_shape", self.cooldown_shape, f"must be one of {COOLDOWN_SHAPES}")
+        if not 0 < self.cooldown_frac < 1:
+            raise ConfigError("train.cooldown_frac", self.cooldown_frac, "must be in (0, 1)")
+        if self.warmup_tokens < 0:
+            raise ConfigError("train.warmup_tokens", self.warmup_tokens, "must be >= 0")
         if not 0 <= self.warmup_frac < 1:
             raise ConfigError("train.warmup_frac", self.warmup_frac, "must be in [0, 1)")
         if not 0 <= self.final_lr_ratio <= 1:

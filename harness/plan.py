@@ -1,16 +1,13 @@
-"""A sweep's plan: every grid point built, resolved and validated before the first run starts.
+"""A sweep's plan: every grid point built, resolved and validated before the first run starts, and grouped
+into units (a run, or a trunk with its cooldown branches) with what each costs.
 
-The plan is written (after validation only) to RESULTS_DIR/plans/<hash>.json; each launched job
-reads its point from it, so every launcher (basic, joblib, submitit, ray) runs the same list.
+The plan is written (after validation only) by harness/plan_file.py; each launched job reads its
+unit from it, so every launcher (basic, joblib, submitit, ray) runs the same units.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import math
 from dataclasses import dataclass
-from pathlib import Path
 from typing import List
 
 import torch
@@ -24,9 +21,9 @@ from harness.data import PreparedData, TrainWindows, prepare_once, test_windows
 from harness.device import matmul_flops_per_s
 from harness.progress import format_duration
 from harness.resolve import ResolvedRun, resolve
+from harness.trunks import Unit, UnitCost, group_units, kept_steps, unit_cost
 from models.flops import TRAIN_FLOPS_PER_TOKEN
 
-PLANS_SUBDIR = "plans"
 # Model-FLOPs utilisation assumed for the time estimate: a plain fp32 loop reached 41-67% of the
 # matmul peak on the toy shapes (shared/NOTES.md); the lower end is used for a conservative estimate.
 ASSUMED_MFU = 0.4
@@ -47,6 +44,20 @@ class PlannedRun:
     def train_flops(self) -> float:
         """Exact training FLOPs of the whole run (3 x the Hoffmann et al. app. F forward count)."""
         return self.run.tokens * TRAIN_FLOPS_PER_TOKEN["exact"](self.run.gpt)
+
+
+@dataclass(frozen=True)
+class PlannedUnit:
+    """What one job trains, with the planned runs in it and the FLOPs of what is left to train."""
+
+    unit: Unit
+    members: List[PlannedRun]
+    cost: UnitCost
+
+    @property
+    def pending(self) -> bool:
+        """Whether any run of the unit is still to train (or sweep.force retrains it)."""
+        return any(not p.done or p.run.config.sweep.force for p in self.members)
 
 
 def _with_point_context(exc: ConfigError, point: GridPoint) -> ConfigError:
@@ -111,46 +122,28 @@ def build_plan(base: DictConfig, check_data: bool = True) -> List[PlannedRun]:
     duplicates = {i for i in ids if ids.count(i) > 1}
     if duplicates:
         raise ConfigError("sweep.grids", sorted(duplicates), "the grids contain the same run twice")
+    group_units([r for _, r in resolved])  # one clear error when runs that share a trunk id could not share it
     if check_data:
         _check_data(resolved)
     return [PlannedRun(p, r, store.run_path(r.config.sweep.results_dir, r.run_id).exists()) for p, r in resolved]
 
 
-def estimate_seconds(planned: PlannedRun, flops_per_s: float) -> float:
-    """Rough training time of a run: its exact FLOPs at ASSUMED_MFU of the measured peak."""
-    return planned.train_flops / (flops_per_s * ASSUMED_MFU)
+def estimate_seconds(flops: float, flops_per_s: float) -> float:
+    """Rough training time of `flops` exact training FLOPs at ASSUMED_MFU of the measured peak."""
+    return flops / (flops_per_s * ASSUMED_MFU)
 
 
-def write_plan(results_dir: str, plan: List[PlannedRun], flops_per_s: float) -> Path:
-    """Write the validated plan where every job can read it; the name is a hash of its points."""
-    points = [{"grid": p.point.grid, "overrides": list(p.point.overrides),
-               "compute_budget": None if math.isnan(p.point.compute_budget) else p.point.compute_budget,
-               "run_id": p.run.run_id} for p in plan]
-    name = hashlib.sha256(json.dumps(points, sort_keys=True).encode()).hexdigest()[:16]
-    estimates = [estimate_seconds(p, flops_per_s) for p in plan]
-    blob = json.dumps({"points": points, "estimated_s": estimates}, indent=1, sort_keys=True)
-    path = (Path(results_dir) / PLANS_SUBDIR / f"{name}.json").resolve()
-    store.atomic_write_bytes(path, lambda tmp: Path(tmp).write_text(blob))
-    return path
-
-
-def read_plan(plan_file: str) -> dict:
-    """A written plan: {'points': [...], 'estimated_s': [...]}."""
-    return json.loads(Path(plan_file).read_text())
-
-
-def point_of(plan: dict, index: int) -> tuple[GridPoint, str]:
-    """The grid point at `index` of a plan, and the run id the plan expects for it."""
-    entry = plan["points"][index]
-    budget = math.nan if entry["compute_budget"] is None else float(entry["compute_budget"])
-    return GridPoint(entry["grid"], tuple(entry["overrides"]), budget), entry["run_id"]
-
-
-def sweep_progress(plan: dict, results_dir: str) -> str:
-    """'7/19 runs done, about 6m10s of training left' from the result files present now."""
-    done = [store.run_path(results_dir, p["run_id"]).exists() for p in plan["points"]]
-    left = sum(est for est, d in zip(plan["estimated_s"], done) if not d)
-    return f"{sum(done)}/{len(done)} runs done, about {format_duration(left)} of training left (estimate)"
+def plan_units(plan: List[PlannedRun]) -> List[PlannedUnit]:
+    """The plan's runs grouped into what one job trains (harness.trunks.group_units), with what is left to train."""
+    by_id = {p.run.run_id: p for p in plan}
+    units = []
+    for unit in group_units([p.run for p in plan]):
+        members = [by_id[r.run_id] for r in unit.runs]
+        kept = kept_steps(unit.runs[0].config.sweep.results_dir, unit.trunk_id) if unit.is_trunk else []
+        force = unit.runs[0].config.sweep.force
+        pending = [force or not p.done for p in members]
+        units.append(PlannedUnit(unit, members, unit_cost(unit, pending, [] if force else kept)))
+    return units
 
 
 def measure_matmul_flops() -> float:
@@ -160,17 +153,37 @@ def measure_matmul_flops() -> float:
 
 
 def format_plan(plan: List[PlannedRun], flops_per_s: float) -> str:
-    """The plan as a table: runs, N, D, C, estimated time, whether each is already done."""
-    lines = [f"{'#':>3} {'grid':<10} {'L':>3} {'d':>4} {'N':>11} {'D':>9} {'C=6ND':>9} {'est':>7}  status"]
-    total = 0.0
+    """The plan as a table: runs, N, D, C, schedule, estimated time, whether each is done; then each trunk's cost."""
+    units = plan_units(plan)
+    lines = [f"{'#':>3} {'grid':<10} {'L':>3} {'d':>4} {'N':>11} {'D':>9} {'C=6ND':>9} {'sched':<12}  status"]
     for i, p in enumerate(plan):
         r = p.run
-        est = 0.0 if p.done else estimate_seconds(p, flops_per_s)
-        total += est
+        sched = f"wsd@{r.fork_step}" if r.trunk_id else "cosine"
         lines.append(f"{i:>3} {r.grid:<10} {r.gpt.n_layer:>3} {r.gpt.d_model:>4} {r.params.non_embedding:>11,} "
-                     f"{r.tokens:>9.2e} {6 * r.params.non_embedding * r.tokens:>9.2e} {format_duration(est):>7}  "
+                     f"{r.tokens:>9.2e} {6 * r.params.non_embedding * r.tokens:>9.2e} {sched:<12}  "
                      f"{'done' if p.done else 'pending'}")
+    lines += [format_trunk(u) for u in units if u.unit.is_trunk]
+    flops = sum(u.cost.flops for u in units if u.pending)
+    separate = sum(u.cost.separate_flops for u in units if u.pending)
     pending = sum(not p.done for p in plan)
-    lines.append(f"{len(plan)} runs, {pending} to train, estimated {format_duration(total)} "
-                 f"(at {ASSUMED_MFU:.0%} of a measured {flops_per_s / 1e9:.0f} GFLOP/s fp32 matmul peak, one process)")
+    lines.append(f"{len(plan)} runs in {len(units)} units, {pending} to train: {flops:.3g} exact training FLOPs "
+                 f"({flops / separate if separate else 1:.2f}x of {separate:.3g} as separate runs), estimated "
+                 f"{format_duration(estimate_seconds(flops, flops_per_s))} (at {ASSUMED_MFU:.0%} of a measured "
+                 f"{flops_per_s / 1e9:.0f} GFLOP/s fp32 matmul peak, one process)")
     return "\n".join(lines)
+
+
+def format_trunk(planned: PlannedUnit) -> str:
+    """'trunk 1a2b3c4d L4 d96: 6 budgets, 3 to train; trunk steps 390 -> 781 (from its kept state), ...'."""
+    unit, cost = planned.unit, planned.cost
+    r = unit.runs[-1]
+    todo = sum(not p.done for p in planned.members)
+    if cost.trunk_to_step == 0:
+        trunk = "no trunk steps to train (every fork state is kept)"
+    else:
+        start = "step 0" if cost.trunk_from_step == 0 else "its kept state"
+        trunk = f"trunk steps {cost.trunk_from_step} -> {cost.trunk_to_step} (from {start})"
+    ratio = cost.flops / cost.separate_flops if cost.separate_flops else 1.0
+    return (f"trunk {unit.trunk_id[:8]} L{r.gpt.n_layer} d{r.gpt.d_model}: {len(unit.runs)} budgets, {todo} to train; "
+            f"{trunk}; forks at steps {[m.fork_step for m in unit.runs]}; {cost.flops:.3g} FLOPs against "
+            f"{cost.separate_flops:.3g} as separate runs ({ratio:.2f}x)")

@@ -17,6 +17,7 @@ import torch
 
 from configs.errors import ConfigError
 from configs.run import RunConfig
+from harness.schedule import CosineSchedule, WSDSchedule
 from models.config import GPTConfig
 from models.counting import ParamCounts, count_params
 from models.gpt import GPT
@@ -38,6 +39,10 @@ NON_RESULT_FIELDS = {
     "train": ("device", "threads", "compile", "checkpoint_interval_s", "progress_interval_s"),
     "data": ("cache_dir",),
 }
+# Fields only the wsd schedule reads, and the one only cosine reads: left out of the id of a run that does not
+# read them, so every cosine run id stayed what it was before wsd existed.
+WSD_ONLY_FIELDS = ("warmup_tokens", "cooldown_frac", "cooldown_shape", "schedule")
+COSINE_ONLY_FIELDS = ("warmup_frac",)
 RUN_ID_HEX_CHARS = 16
 
 
@@ -58,11 +63,29 @@ class ResolvedRun:
     compute_budget: float
     batch_size: int
     """Sequences per optimizer step, from train.batch_rule."""
+    cooldown_steps: int = 0
+    """wsd: the steps of the cooldown at the end of the run (0 for cosine)."""
+    trunk_id: str = ""
+    """wsd: hash of the config without the budget; runs that share it share one constant-rate trunk."""
 
     @property
     def tokens_per_step(self) -> int:
         """Training tokens consumed by one optimizer step."""
         return self.batch_size * self.gpt.n_ctx
+
+    @property
+    def schedule(self) -> CosineSchedule | WSDSchedule:
+        """The learning-rate schedule of this run, step by step."""
+        t = self.config.train
+        if t.schedule == "wsd":
+            return WSDSchedule(self.peak_lr, self.warmup_steps, self.steps, self.cooldown_steps, t.cooldown_shape,
+                               t.final_lr_ratio)
+        return CosineSchedule(self.peak_lr, self.warmup_steps, self.steps, t.final_lr_ratio)
+
+    @property
+    def fork_step(self) -> int:
+        """wsd: the trunk steps before this budget's cooldown branch forks (-1 for cosine)."""
+        return self.steps - self.cooldown_steps if self.trunk_id else -1
 
 
 def vocab_size_of(cfg: RunConfig) -> int:
@@ -109,16 +132,58 @@ def batch_size_of(cfg: RunConfig, gpt: GPTConfig, non_embedding_params: int) -> 
     return max(1, int(round(kaplan_critical_batch_tokens(non_embedding_params) / gpt.n_ctx)))
 
 
-def run_id_of(cfg: RunConfig, grid: str, compute_budget: float) -> str:
-    """Hash of every result-changing config value (see NON_RESULT_FIELDS)."""
+def _result_tree(cfg: RunConfig) -> dict:
+    """The config values that change a run's result (see NON_RESULT_FIELDS and the schedule-only fields)."""
     tree = dataclasses.asdict(cfg)
     tree.pop("sweep")
     for section, names in NON_RESULT_FIELDS.items():
         for name in names:
             tree[section].pop(name, None)
-    tree["compute_budget"] = None if math.isnan(compute_budget) else compute_budget
+    unread = WSD_ONLY_FIELDS if cfg.train.schedule == "cosine" else COSINE_ONLY_FIELDS
+    for name in unread:
+        tree["train"].pop(name)
+    return tree
+
+
+def _hash(tree: dict) -> str:
     blob = json.dumps(tree, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:RUN_ID_HEX_CHARS]
+
+
+def run_id_of(cfg: RunConfig, grid: str, compute_budget: float) -> str:
+    """Hash of every result-changing config value (see NON_RESULT_FIELDS)."""
+    tree = _result_tree(cfg)
+    tree["compute_budget"] = None if math.isnan(compute_budget) else compute_budget
+    return _hash(tree)
+
+
+def trunk_id_of(cfg: RunConfig) -> str:
+    """wsd: hash of every result-changing value but the budget (train.tokens, an IsoFLOP budget); '' for cosine.
+
+    Runs with the same trunk id are the same training up to their cooldowns, so they share one trunk.
+    """
+    if cfg.train.schedule != "wsd":
+        return ""
+    tree = _result_tree(cfg)
+    tree["train"].pop("tokens")
+    return _hash({"trunk": tree})
+
+
+def warmup_and_cooldown(cfg: RunConfig, steps: int, per_step: int) -> tuple[int, int]:
+    """(warmup steps, cooldown steps) of the run's schedule; ConfigError when a wsd budget cannot hold them."""
+    t = cfg.train
+    if t.schedule == "cosine":
+        return int(round(t.warmup_frac * steps)), 0
+    cooldown = int(round(t.cooldown_frac * steps))
+    if cooldown < 1:
+        raise ConfigError("train.cooldown_frac", t.cooldown_frac,
+                          f"gives a cooldown of less than one step at {steps} steps; raise it or train.tokens")
+    warmup = int(round(t.warmup_tokens / per_step))
+    if warmup > steps - cooldown:
+        raise ConfigError("train.warmup_tokens", t.warmup_tokens,
+                          f"= {warmup} steps of {per_step} tokens, must end before the cooldown starts at step "
+                          f"{steps - cooldown} of this {steps}-step budget; lower it or raise train.tokens")
+    return warmup, cooldown
 
 
 def resolve(cfg: RunConfig, grid: str = "single", compute_budget: float = math.nan) -> ResolvedRun:
@@ -140,12 +205,13 @@ def resolve(cfg: RunConfig, grid: str = "single", compute_budget: float = math.n
             f"must cover at least one batch ({batch_size} sequences of model.n_ctx by train.batch_rule="
             f"{cfg.train.batch_rule} = {per_step} tokens)",
         )
+    warmup_steps, cooldown_steps = warmup_and_cooldown(cfg, steps, per_step)
     lr = kaplan_lr(params.non_embedding) if cfg.train.lr_rule == "kaplan" else cfg.train.lr
     if lr <= 0:
         raise ConfigError("train.lr_rule", cfg.train.lr_rule, f"Kaplan's LR(N) is {lr:.3g} <= 0 at N={params.non_embedding}; use lr_rule=fixed")
     return ResolvedRun(
         run_id=run_id_of(cfg, grid, compute_budget), config=cfg, gpt=gpt, params=params,
         steps=steps, tokens=steps * per_step, tokens_requested=tokens_requested, peak_lr=lr,
-        warmup_steps=int(round(cfg.train.warmup_frac * steps)), grid=grid, compute_budget=compute_budget,
-        batch_size=batch_size,
+        warmup_steps=warmup_steps, grid=grid, compute_budget=compute_budget,
+        batch_size=batch_size, cooldown_steps=cooldown_steps, trunk_id=trunk_id_of(cfg),
     )

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import logging
-import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, Optional
 
 import torch
 
 from configs.errors import ConfigError
-from configs.run import RunConfig
 from harness import claims, store
 from harness.checkpoint import checkpoint_path
 from harness.data import PreparedData, prepare_data
@@ -18,8 +17,9 @@ from harness.device import pick_device, threads_for
 from harness.plan import check_data_fits, check_same_data, data_changed_error
 from harness.progress import RunProgress
 from harness.record import curve_frame, run_metadata
-from harness.resolve import ResolvedRun, resolve
-from harness.trainer import CheckpointDataMismatch, Trainer
+from harness.resolve import ResolvedRun
+from harness.trainer import CheckpointDataMismatch, ForeignState, TrainOutcome, Trainer
+from harness.trunks import branch_segment
 
 log = logging.getLogger("scalinglab")
 
@@ -65,9 +65,9 @@ def execute(run: ResolvedRun, *, parallel_jobs: int = 1, force: bool = False,
         if path.exists() and not force:  # another process finished it while we prepared the data
             check_same_data(run, data, force)
             return RunResult(run.run_id, "skipped", path, None)
-        _remove_leftovers_of_killed_writers(results_dir, run.run_id)
+        remove_leftovers_of_killed_writers(results_dir, run.run_id)
         with claims.Heartbeat(claim, run.config.train.checkpoint_interval_s) as beat:
-            return _train_and_record(run, data, device, beat, parallel_jobs, force, stop_after_step)
+            return train_and_record(run, data, device, beat.check, parallel_jobs, force, stop_after_step)
     except claims.ClaimLost:
         log.warning("%s: another process took this run over (this one was presumed dead); leaving it to that "
                     "process", shape_label(run))
@@ -95,42 +95,43 @@ def tidy_finished(run: ResolvedRun) -> None:
         return
     try:
         ckpt.unlink(missing_ok=True)
-        _remove_leftovers_of_killed_writers(results_dir, run.run_id)
+        remove_leftovers_of_killed_writers(results_dir, run.run_id)
     finally:
         claims.release(claim)
 
 
-def _remove_leftovers_of_killed_writers(results_dir: Path, run_id: str) -> None:
+def remove_leftovers_of_killed_writers(results_dir: Path, run_id: str) -> None:
     """Delete temp files of this run that a killed process left mid-write (we hold the claim, so none is live)."""
     for target in (checkpoint_path(results_dir, run_id), store.run_path(results_dir, run_id)):
         for tmp in store.remove_temp_files(target):
             log.info("run %s: removed %s left by an interrupted write", run_id[:8], tmp)
 
 
-def _train_and_record(run: ResolvedRun, data: PreparedData, device: torch.device, beat: claims.Heartbeat,
-                      parallel_jobs: int, force: bool, stop_after_step: int | None) -> RunResult:
+def train_and_record(run: ResolvedRun, data: PreparedData, device: torch.device, check: Callable[[], None],
+                     parallel_jobs: int, force: bool, stop_after_step: int | None,
+                     branch_from: Optional[Path] = None) -> RunResult:
+    """Train the claimed run (or, with `branch_from`, its cooldown from that trunk state) and write its result.
+
+    `check` raises claims.ClaimLost when this process no longer owns the run; it runs at every checkpoint.
+    """
     results_dir = Path(run.config.sweep.results_dir)
     ckpt = checkpoint_path(results_dir, run.run_id)
     if force:
         ckpt.unlink(missing_ok=True)
-    torch.set_num_threads(threads_for(run.config.train.threads, parallel_jobs))
-    log.info("%s: n_head %d, d_ff %d, peak lr %.3g, batch %d x %d tokens, %d steps (%d warm-up), %d threads",
-             shape_label(run), run.gpt.n_head, run.gpt.d_ff, run.peak_lr, run.batch_size, run.gpt.n_ctx, run.steps,
-             run.warmup_steps, torch.get_num_threads())
+    segment, tag = None, None
+    if branch_from is not None:  # a branch: its own checkpoint if it has one, else the trunk's state at the fork
+        segment = branch_segment(run, ckpt if ckpt.exists() else branch_from)
+        tag = {"trunk_id": run.trunk_id}
+    set_threads(run, parallel_jobs)
+    log_derived_values(run)
+    if branch_from is not None:
+        log.info("%s: cooldown branch of trunk %s from step %d (%s, %d steps)", shape_label(run), run.trunk_id[:8],
+                 run.fork_step, run.config.train.cooldown_shape, run.cooldown_steps)
     progress = RunProgress(shape_label(run), run.tokens, run.config.train.progress_interval_s)
-
-    trainer = Trainer(run, data, device, ckpt, on_row=progress, on_checkpoint=beat.check,
-                      stop_after_step=stop_after_step)
-    try:
-        outcome = trainer.train()
-    except CheckpointDataMismatch as exc:
-        if exc.saved is None:
-            raise ConfigError("sweep.results_dir", str(results_dir),
-                              f"run {run.run_id[:8]}: its checkpoint {ckpt} was written before checkpoints recorded "
-                              "their corpus, so it cannot be checked against the data: delete that file to train "
-                              "this run from the start") from exc
-        raise data_changed_error(run, "its checkpoint", exc.saved, exc.now) from exc
-    beat.check()  # a process that lost the run while finishing leaves the result to the new owner
+    trainer = Trainer(run, data, device, ckpt, on_row=progress, on_checkpoint=check,
+                      stop_after_step=stop_after_step, segment=segment, state_tag=tag)
+    outcome = train_checked(trainer, run)
+    check()  # a process that lost the run while finishing leaves the result to the new owner
     meta = run_metadata(run, data, outcome, preset=run.config.sweep.preset)
     path = store.write_run(results_dir, curve_frame(run.run_id, outcome), meta)
     ckpt.unlink(missing_ok=True)
@@ -139,6 +140,31 @@ def _train_and_record(run: ResolvedRun, data: PreparedData, device: torch.device
     return RunResult(run.run_id, "trained", path, outcome.status)
 
 
-def run_config(cfg: RunConfig, grid: str = "single", compute_budget: float = math.nan, **kwargs) -> RunResult:
-    """Resolve and execute one config."""
-    return execute(resolve(cfg, grid, compute_budget), **kwargs)
+def set_threads(run: ResolvedRun, parallel_jobs: int) -> None:
+    """Set torch's CPU threads for this job: train.threads, or the cores shared by the jobs side by side."""
+    torch.set_num_threads(threads_for(run.config.train.threads, parallel_jobs))
+
+
+def log_derived_values(run: ResolvedRun) -> None:
+    """Log the values resolved for the run (they are recorded in its metadata too)."""
+    log.info("%s: n_head %d, d_ff %d, peak lr %.3g, batch %d x %d tokens, %d steps (%d warm-up), %s, %d threads",
+             shape_label(run), run.gpt.n_head, run.gpt.d_ff, run.peak_lr, run.batch_size, run.gpt.n_ctx, run.steps,
+             run.warmup_steps, run.config.train.schedule, torch.get_num_threads())
+
+
+def train_checked(trainer: Trainer, run: ResolvedRun) -> TrainOutcome:
+    """trainer.train(), with a saved state of other data or of another trunk refused in one message naming it."""
+    results_dir = run.config.sweep.results_dir
+    try:
+        return trainer.train()
+    except CheckpointDataMismatch as exc:
+        if exc.saved is None:
+            raise ConfigError("sweep.results_dir", str(results_dir),
+                              f"run {run.run_id[:8]}: its checkpoint {exc.path} was written before checkpoints "
+                              "recorded their corpus, so it cannot be checked against the data: delete that file to "
+                              "train this run from the start") from exc
+        raise data_changed_error(run, f"the saved state {exc.path}", exc.saved, exc.now) from exc
+    except ForeignState as exc:
+        raise ConfigError("sweep.results_dir", str(results_dir),
+                          f"run {run.run_id[:8]}: the saved state {exc} (another run's or trunk's state under this "
+                          "name): move that file away to train from the start") from exc

@@ -3,8 +3,9 @@
 scripts/sweep.py is the entry point; this module holds its logic so it can be tested.
 The flow: compose the base config with the plain overrides, turn command-line sweep overrides
 (`model.d_model=64,128`) into a one-grid preset, build and validate every point (nothing is
-written if any is invalid), write the plan, then hand Hydra a multirun over `sweep.point`, so
-whichever launcher is configured (basic, joblib, submitit, ray) runs each pending point.
+written if any is invalid), group them into units (a run, or a wsd trunk with its cooldown branches),
+write the plan, then hand Hydra a multirun over `sweep.unit`, so whichever launcher is configured
+(basic, joblib, submitit, ray) runs each pending unit, exactly as it was resolved at planning.
 """
 
 from __future__ import annotations
@@ -22,10 +23,11 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from configs.errors import ConfigError
 from configs.grid import sweep_axes_to_grid
-from configs.run import CONFIG_DIR, to_run_config
-from harness.plan import PlannedRun, build_plan, format_plan, point_of, read_plan, sweep_progress, write_plan
-from harness.resolve import resolve
-from harness.runner import RunResult, execute, tidy_finished
+from configs.run import CONFIG_DIR
+from harness.plan import PlannedRun, PlannedUnit, build_plan, estimate_seconds, format_plan, plan_units
+from harness.plan_file import read_plan, sweep_progress, unit_of, write_plan
+from harness.runner import RunResult, tidy_finished
+from harness.units import execute_unit
 
 log = logging.getLogger("scalinglab")
 SWEEP_CONFIG_NAME = "sweep_app"
@@ -107,11 +109,13 @@ def tidy_finished_runs(plan: List[PlannedRun]) -> None:
 
 def hydra_arguments(line: CommandLine, cfg: DictConfig, plan: List[PlannedRun], flops_per_s: float,
                     jobs: int = 1) -> List[str]:
-    """The argv for Hydra's multirun over the pending points of the written plan, in launch order."""
-    pending = launch_order(plan, [i for i, p in enumerate(plan) if not p.done or cfg.sweep.force], jobs)
-    plan_file = write_plan(cfg.sweep.results_dir, plan, flops_per_s)
+    """The argv for Hydra's multirun over the pending units of the written plan, in launch order."""
+    units = plan_units(plan)
+    pending = launch_order(units, [i for i, u in enumerate(units) if u.pending], jobs)
+    estimates = [estimate_seconds(u.cost.flops, flops_per_s) for u in units]
+    plan_file = write_plan(cfg.sweep.results_dir, [u.unit.runs for u in units], estimates)
     args = [*line.flags, "--multirun", *line.overrides, f"sweep.plan_file={plan_file}",
-            f"sweep.point={','.join(map(str, pending))}"]
+            f"sweep.unit={','.join(map(str, pending))}"]
     if line.axes:  # the jobs take their points from the plan, so the grid travels as the preset name only
         args.append("sweep.preset=cli")
     return args
@@ -142,13 +146,13 @@ def configured_jobs(cfg: DictConfig) -> int:
     return jobs_side_by_side(OmegaConf.select(cfg, "hydra.launcher", default=None))
 
 
-def launch_order(plan: List[PlannedRun], pending: List[int], n_jobs: int) -> List[int]:
+def launch_order(units: List[PlannedUnit], pending: List[int], n_jobs: int) -> List[int]:
     """Plan order when one job runs at a time (small models first: early results). With jobs side by
-    side, longest first by exact FLOPs (LPT scheduling, Graham 1969), so the sweep does not end with
-    its largest model training alone while the other workers idle."""
+    side, longest first by the exact FLOPs left to train (LPT scheduling, Graham 1969), so the sweep does
+    not end with its largest unit training alone while the other workers idle."""
     if n_jobs <= 1:
         return pending
-    return sorted(pending, key=lambda i: -plan[i].train_flops)
+    return sorted(pending, key=lambda i: -units[i].cost.flops)
 
 
 def parallel_jobs() -> int:
@@ -156,16 +160,12 @@ def parallel_jobs() -> int:
     return jobs_side_by_side(HydraConfig.get().launcher)
 
 
-def run_job(cfg: DictConfig) -> RunResult:
-    """Body of one Hydra job: read its point from the plan, check the run id, train or skip."""
+def run_job(cfg: DictConfig) -> List[RunResult]:
+    """Body of one Hydra job: train its unit of the plan, as resolved there (finished runs are skipped)."""
     plan = read_plan(cfg.sweep.plan_file)
-    point, expected_id = point_of(plan, cfg.sweep.point)
-    run_cfg = to_run_config(cfg, point.overrides)
-    run = resolve(run_cfg, point.grid, point.compute_budget)
-    if run.run_id != expected_id:
-        raise ConfigError("sweep.plan_file", cfg.sweep.plan_file,
-                          f"point {cfg.sweep.point} resolves to run {run.run_id}, the plan says {expected_id}; "
-                          "the code or config changed since the plan was written: re-run scripts/sweep.py")
-    log.info("[sweep: %s] point %d: %s", sweep_progress(plan, run_cfg.sweep.results_dir), cfg.sweep.point,
-             point.describe())
-    return execute(run, parallel_jobs=parallel_jobs(), force=cfg.sweep.force)
+    runs = unit_of(plan, cfg.sweep.unit)
+    first = runs[0]
+    what = f"trunk {first.trunk_id[:8]} with {len(runs)} budgets" if first.trunk_id else f"run {first.run_id[:8]}"
+    log.info("[sweep: %s] unit %d: %s (%s)", sweep_progress(plan, first.config.sweep.results_dir), cfg.sweep.unit,
+             what, first.grid)
+    return execute_unit(runs, parallel_jobs=parallel_jobs(), force=first.config.sweep.force)

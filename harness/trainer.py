@@ -1,4 +1,8 @@
-"""The training loop of one run: AdamW, warmup + cosine to exactly D tokens, log-spaced test loss, checkpoints."""
+"""The training loop of one run: AdamW, its schedule to exactly D tokens, log-spaced test loss, checkpoints.
+
+The loop can also train one segment of a run (harness/trunks.py): from a saved state to an end step,
+keeping the state at given steps (a trunk's fork points), or from a fork state to the end (a branch).
+"""
 
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ from harness.checkpoint import load_checkpoint, save_checkpoint
 from harness.data import PreparedData, TrainWindows, test_windows
 from harness.device import autocast_for, compiled
 from harness.resolve import ResolvedRun
-from harness.schedule import evenly_spaced_steps, log_spaced_steps, lr_at
+from harness.schedule import evenly_spaced_steps, log_spaced_steps
 from models.flops import TRAIN_FLOPS_PER_TOKEN
 from models.gpt import GPT
 
@@ -104,12 +108,49 @@ def test_loss(model: GPT, windows: torch.Tensor, device: torch.device, batch: in
     return float(losses.mean()), sem(losses)
 
 
+@dataclass(frozen=True)
+class Segment:
+    """Which steps of a run this trainer trains and records; the default is the whole run."""
+
+    end_step: int
+    """Stop after this many optimizer steps (the run's steps for a whole run or a branch)."""
+    row_steps: frozenset
+    """Steps after which a curve row is recorded."""
+    eval_steps: frozenset
+    """Steps whose row carries a test loss (a subset of row_steps)."""
+    resume_from: Optional[Path] = None
+    """The saved state to start from (a checkpoint, a trunk's kept state); None starts at step 0."""
+    keep: tuple = ()
+    """(step, path) pairs: after these steps the state is also saved to path, and kept (a trunk's forks)."""
+
+
+def whole_run_steps(run: ResolvedRun) -> tuple[frozenset, frozenset]:
+    """(row steps, eval steps) of an uninterrupted run: log-spaced test points plus evenly spaced train rows."""
+    t = run.config.train
+    evals = frozenset(log_spaced_steps(run.steps, t.eval_points))
+    return evals | frozenset(evenly_spaced_steps(run.steps, t.train_log_points)), evals
+
+
+def whole_run(run: ResolvedRun, ckpt_path: Path) -> Segment:
+    """The segment of an ordinary run: every step, resuming from its checkpoint when there is one."""
+    rows, evals = whole_run_steps(run)
+    return Segment(run.steps, rows, evals, ckpt_path if ckpt_path.exists() else None)
+
+
 class CheckpointDataMismatch(Exception):
     """A checkpoint was written while training on other text than the run's data now holds."""
 
-    def __init__(self, saved: Optional[str], now: str):
-        self.saved, self.now = saved, now  # saved is None for a checkpoint from before fingerprints were saved
-        super().__init__(f"checkpoint of corpus {saved}, data now {now}")
+    def __init__(self, saved: Optional[str], now: str, path: Optional[Path] = None):
+        self.saved, self.now, self.path = saved, now, path  # saved is None before fingerprints were saved
+        super().__init__(f"checkpoint {path} of corpus {saved}, data now {now}")
+
+
+class ForeignState(Exception):
+    """A saved state that belongs to another run or trunk than the one loading it."""
+
+    def __init__(self, path: Path, why: str):
+        self.path = path
+        super().__init__(f"{path}: {why}")
 
 
 class Trainer:
@@ -117,8 +158,11 @@ class Trainer:
 
     def __init__(self, run: ResolvedRun, data: PreparedData, device: torch.device, ckpt_path: Path,
                  on_row: Optional[Callable[[dict], None]] = None,
-                 on_checkpoint: Optional[Callable[[], None]] = None, stop_after_step: Optional[int] = None):
+                 on_checkpoint: Optional[Callable[[], None]] = None, stop_after_step: Optional[int] = None,
+                 segment: Optional[Segment] = None, state_tag: Optional[dict] = None):
         self.run, self.device, self.ckpt_path = run, device, ckpt_path
+        self.segment = segment or whole_run(run, ckpt_path)
+        self.state_tag = state_tag or {}  # saved with every state and checked on load (a trunk's id)
         self.corpus_fingerprint = data.fingerprint
         self.on_row = on_row or (lambda row: None)
         self.on_checkpoint = on_checkpoint or (lambda: None)
@@ -132,27 +176,35 @@ class Trainer:
                                     run.config.data.allow_repeat)
         self.test = test_windows(data, run.gpt.n_ctx, run.config.data.test_windows)
         self.test_curve = evenly_spaced_subset(self.test, t.curve_test_windows)
-        self.eval_steps = set(log_spaced_steps(run.steps, t.eval_points))
-        self.row_steps = self.eval_steps | set(evenly_spaced_steps(run.steps, t.train_log_points))
+        self.schedule = run.schedule
+        self.eval_steps, self.row_steps = self.segment.eval_steps, self.segment.row_steps
+        self.keep = dict(self.segment.keep)
         self.flops_per_token = {k: f(run.gpt) for k, f in TRAIN_FLOPS_PER_TOKEN.items()}
         self.state = CurveState()
 
     def _resume(self) -> None:
-        saved = load_checkpoint(self.ckpt_path, self.device)
+        source = self.segment.resume_from
+        saved = None if source is None else load_checkpoint(source, self.device)
         if saved is None:
             return
         if saved.get("corpus_fingerprint") != self.corpus_fingerprint:
-            raise CheckpointDataMismatch(saved.get("corpus_fingerprint"), self.corpus_fingerprint)
+            raise CheckpointDataMismatch(saved.get("corpus_fingerprint"), self.corpus_fingerprint, source)
+        for key, value in self.state_tag.items():
+            if saved.get(key) != value:
+                raise ForeignState(source, f"{key} {saved.get(key)!r}, expected {value!r}")
         self.model.load_state_dict(saved["model"])
         self.opt.load_state_dict(saved["optimizer"])
         self.state = CurveState(**saved["curve"])
 
+    def _save(self, path: Path) -> None:
+        save_checkpoint(path, {
+            "model": self.model.state_dict(), "optimizer": self.opt.state_dict(), "curve": vars(self.state).copy(),
+            "corpus_fingerprint": self.corpus_fingerprint, **self.state_tag,
+        })
+
     def _checkpoint(self) -> None:
         self.on_checkpoint()
-        save_checkpoint(self.ckpt_path, {
-            "model": self.model.state_dict(), "optimizer": self.opt.state_dict(), "curve": vars(self.state).copy(),
-            "corpus_fingerprint": self.corpus_fingerprint,
-        })
+        self._save(self.ckpt_path)
 
     def _row(self, step: int, lr: float) -> dict:
         s = self.state
@@ -170,7 +222,7 @@ class Trainer:
 
     def _step(self, step: int) -> tuple[float, float]:
         t = self.run.config.train
-        lr = lr_at(step, self.run.peak_lr, self.run.warmup_steps, self.run.steps, t.final_lr_ratio)
+        lr = self.schedule.lr(step)
         for group in self.opt.param_groups:
             group["lr"] = lr
         x, y = (b.to(self.device, non_blocking=True) for b in self.sampler.batch(step))
@@ -184,11 +236,11 @@ class Trainer:
         return float(loss.detach()), lr
 
     def train(self) -> TrainOutcome:
-        """Run (or resume) to the end of the token budget, or until the loss stops being finite."""
+        """Run (or resume) to the end of the segment (the token budget), or until the loss stops being finite."""
         self._resume()
         s, interval = self.state, self.run.config.train.checkpoint_interval_s
         last_ckpt = time.perf_counter()
-        while s.status == "running" and s.step < self.run.steps:
+        while s.status == "running" and s.step < self.segment.end_step:
             t0 = time.perf_counter()
             loss, lr = self._step(s.step)
             s.step += 1
@@ -204,13 +256,20 @@ class Trainer:
                 s.rows.append(row)
                 self.on_row(row)
             s.elapsed_s += time.perf_counter() - t0
+            if s.step in self.keep:
+                self.on_checkpoint()
+                self._save(self.keep[s.step])
             if time.perf_counter() - last_ckpt >= interval:
                 self._checkpoint()
                 last_ckpt = time.perf_counter()
             if self.stop_after_step is not None and s.step >= self.stop_after_step:
                 self._checkpoint()
                 raise RunInterrupted(f"stopped after step {s.step} (stop_after_step)")
-        if s.status == "running":
+        if s.status == "diverged":  # branches that fork after the divergence record it
+            for step, path in self.keep.items():
+                if step >= s.step:
+                    self._save(path)
+        if s.status == "running" and s.step == self.run.steps:
             s.status = "completed"
         return TrainOutcome(rows=s.rows, status=s.status, diverged_step=s.diverged_step,
                             wall_time_s=s.elapsed_s, epochs=self.sampler.epochs, device=str(self.device),

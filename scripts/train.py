@@ -9,7 +9,7 @@ from omegaconf import DictConfig
 
 from configs.errors import ConfigError
 from configs.run import register, to_run_config
-from harness.runner import run_config
+from harness.units import run_config
 
 register()
 log = logging.getLogger("scalinglab")

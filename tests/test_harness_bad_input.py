@@ -3,7 +3,7 @@
 import pytest
 
 from configs.errors import ConfigError
-from harness.runner import run_config as execute_config
+from harness.units import run_config as execute_config
 
 # (overrides, the field the error must name). {tmp} is replaced by the test's temporary folder.
 BAD_INPUTS = {

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from harness import store
-from harness.runner import run_config as execute_config
+from harness.units import run_config as execute_config
 
 pytestmark = pytest.mark.slow  # trains real (tiny) models
 

@@ -1,0 +1,170 @@
+"""One wsd trunk, many budgets: each branch ends exactly where an uninterrupted run to its budget ends, the
+trunk trains once, a later budget grows it from its kept states, and foreign states are refused."""
+
+import shutil
+
+import pytest
+import torch
+
+from configs.errors import ConfigError
+from harness import claims, store
+from harness.data import prepare_data
+from harness.plan import plan_units
+from harness.plan_file import run_from_json, run_to_json
+from harness.resolve import resolve
+from harness.trainer import Trainer
+from harness.trunk_runner import TRUNK_CLAIM_PREFIX, execute_trunk
+from harness.trunks import kept_steps, state_path, unit_cost
+
+pytestmark = pytest.mark.slow  # trains real (tiny) models
+
+WSD = ("train.schedule=wsd", "train.warmup_tokens=1024")  # 2 warmup steps of 8 x 64 tokens
+BUDGETS = (8192, 16384, 32768)  # 16, 32, 64 steps; cooldowns round(0.2 x steps) = 3, 6, 13
+FORKS = (13, 26, 51)
+
+
+@pytest.fixture(scope="module")
+def wsd_run(run_config):
+    """wsd_run(results_dir, tokens, *overrides) -> the resolved wsd TINY_RUN at that budget."""
+    return lambda results, tokens, *extra: resolve(run_config(results, *WSD, f"train.tokens={tokens}", *extra))
+
+
+def _counting_steps(patch) -> list:
+    taken = []
+    original = Trainer._step
+    patch.setattr(Trainer, "_step", lambda self, step: taken.append(step) or original(self, step))
+    return taken
+
+
+def _uninterrupted(run, tmp_path) -> float:
+    """The final test loss of `run` trained in one piece by the trainer alone (no trunk, no fork)."""
+    data = prepare_data(run.config.data)
+    return Trainer(run, data, torch.device("cpu"), tmp_path / f"{run.run_id}.pt").train().final_test_loss
+
+
+@pytest.fixture(scope="module")
+def trunk(tmp_path_factory, wsd_run):
+    results = tmp_path_factory.mktemp("trunk")
+    runs = [wsd_run(results, d) for d in BUDGETS]
+    with pytest.MonkeyPatch.context() as patch:
+        taken = _counting_steps(patch)
+        outcomes = execute_trunk(runs)
+    reference = tmp_path_factory.mktemp("reference")
+    return {"results": results, "runs": runs, "outcomes": outcomes, "steps_taken": taken,
+            "files": [store.read_run(o.path) for o in outcomes],
+            "uninterrupted": [_uninterrupted(r, reference) for r in runs]}
+
+
+def test_each_branch_ends_exactly_where_an_uninterrupted_run_to_its_budget_ends(trunk):
+    finals = [meta["final_test_loss"] for _, meta in trunk["files"]]
+    assert finals == trunk["uninterrupted"]  # same steps, rates and batches: bit for bit on the CPU
+
+
+def test_the_trunk_trains_once_then_each_cooldown(trunk):
+    taken = trunk["steps_taken"]
+    assert taken[:51] == list(range(51))  # the trunk, to the last fork
+    assert taken[51:] == [*range(13, 16), *range(26, 32), *range(51, 64)]  # the three cooldowns
+
+
+def test_branches_record_trunk_fork_and_schedule(trunk):
+    metas = [meta for _, meta in trunk["files"]]
+    assert [m["fork_step"] for m in metas] == list(FORKS)
+    assert [m["fork_tokens"] for m in metas] == [f * 512 for f in FORKS]
+    assert [m["cooldown_steps"] for m in metas] == [3, 6, 13]
+    assert {m["trunk_id"] for m in metas} == {trunk["runs"][0].trunk_id}
+    assert {(m["schedule"], m["cooldown_shape"], m["status"]) for m in metas} == {("wsd", "1-sqrt", "completed")}
+    assert kept_steps(trunk["results"], trunk["runs"][0].trunk_id) == list(FORKS)
+
+
+def test_branch_curves_share_the_trunk_up_to_their_forks_then_cool_down(trunk):
+    (short, _), (middle, _), (long, meta) = trunk["files"]
+    peak = meta["lr"]
+    for curve, fork in zip((short, middle, long), FORKS):
+        before, after = curve[curve.step <= fork].drop(columns="run_id"), curve[curve.step > fork]
+        assert before.equals(long[long.step <= fork].drop(columns="run_id"))  # the one trunk, not a copy per budget
+        assert (before[before.step > 2]["lr"] == peak).all()
+        assert (after["lr"] < peak).all() and after["lr"].iloc[-1] == 0.0
+        assert curve.loc[curve.step == fork, "test_loss"].notna().all()  # every fork is an evaluated point
+
+
+def test_no_claim_or_trunk_checkpoint_is_left_and_the_fork_states_are_kept(trunk):
+    results = trunk["results"]
+    assert list((results / "claims").iterdir()) == []
+    assert list((results / "checkpoints").glob("*")) == []
+
+
+def test_a_larger_budget_grows_the_trunk_from_its_last_kept_state(trunk, wsd_run, tmp_path):
+    results = tmp_path / "grow"
+    shutil.copytree(trunk["results"], results)
+    runs = [wsd_run(results, d) for d in (*BUDGETS, 65536)]  # 128 steps: cooldown 26, fork 102
+    with pytest.MonkeyPatch.context() as patch:
+        taken = _counting_steps(patch)
+        outcomes = execute_trunk(runs)
+    assert [o.action for o in outcomes] == ["skipped"] * 3 + ["trained"]
+    assert taken == [*range(51, 102), *range(102, 128)]
+    assert store.read_run(outcomes[-1].path)[1]["final_test_loss"] == _uninterrupted(runs[-1], tmp_path)
+
+
+def test_a_smaller_budget_forks_from_a_kept_state_before_it_or_says_it_retrains_from_step_0(trunk, wsd_run):
+    results = trunk["results"]
+    kept = kept_steps(results, trunk["runs"][0].trunk_id)
+    between = [wsd_run(results, d) for d in (12288, 32768)]  # 24 steps: cooldown 5, fork 19
+    below = [wsd_run(results, d) for d in (4096, 32768)]  # 8 steps: cooldown 2, fork 6
+    from harness.trunks import Unit
+    from_kept = unit_cost(Unit(tuple(between)), [True, False], kept)
+    from_zero = unit_cost(Unit(tuple(below)), [True, False], kept)
+    assert (from_kept.trunk_from_step, from_kept.trunk_to_step) == (13, 19)
+    assert (from_zero.trunk_from_step, from_zero.trunk_to_step) == (0, 6)
+
+
+def test_a_state_of_another_trunk_under_a_fork_name_is_refused_naming_it(trunk, wsd_run, tmp_path):
+    results = tmp_path / "foreign"
+    other = wsd_run(results, 32768, "train.seed=1")
+    state = state_path(results, other.trunk_id, other.fork_step)
+    state.parent.mkdir(parents=True)
+    shutil.copy(state_path(trunk["results"], trunk["runs"][0].trunk_id, 51), state)
+    with pytest.raises(ConfigError) as err:
+        execute_trunk([other])
+    assert str(state) in str(err.value) and "trunk_id" in str(err.value)
+    assert not store.run_path(results, other.run_id).exists()
+
+
+def test_a_state_made_with_other_data_is_refused_naming_it(trunk, wsd_run, tmp_path):
+    results = tmp_path / "otherdata"
+    shutil.copytree(trunk["results"], results)
+    run = wsd_run(results, BUDGETS[1])
+    state = state_path(results, run.trunk_id, run.fork_step)
+    saved = torch.load(state, weights_only=False)
+    torch.save({**saved, "corpus_fingerprint": "0" * 64}, state)
+    store.run_path(results, run.run_id).unlink()
+    with pytest.raises(ConfigError) as err:
+        execute_trunk([run])
+    assert str(state) in str(err.value) and "000000000000" in str(err.value)
+
+
+def test_a_trunk_claimed_by_a_live_process_is_left_to_it(wsd_run, tmp_path):
+    runs = [wsd_run(tmp_path, d) for d in BUDGETS]
+    held = claims.try_claim(claims.claim_path(tmp_path, TRUNK_CLAIM_PREFIX + runs[0].trunk_id), 60.0)
+    try:
+        outcomes = execute_trunk(runs)
+    finally:
+        claims.release(held)
+    assert [o.action for o in outcomes] == ["busy"] * 3
+    assert not (tmp_path / "runs").exists() and kept_steps(tmp_path, runs[0].trunk_id) == []
+
+
+def test_a_resolved_run_survives_the_plan_file_unchanged(trunk):
+    for run in trunk["runs"]:
+        assert run_from_json(run_to_json(run)) == run
+
+
+def test_the_plan_groups_the_budgets_into_one_trunk_and_prices_it(sweep_plan):
+    _, plan, _ = sweep_plan("sweep=smoke", *WSD, "model.d_model=32", "model.n_layer=2",
+                            f"train.tokens={','.join(map(str, BUDGETS))}")
+    (unit,) = plan_units(plan)
+    assert [r.fork_step for r in unit.unit.runs] == list(FORKS)
+    # trunk 51 steps + cooldowns 3 + 6 + 13, against 16 + 32 + 64 steps as separate runs
+    assert unit.cost.flops / unit.cost.separate_flops == pytest.approx(73 / 112)
+    cosine = plan_units(sweep_sweep := sweep_plan("sweep=smoke", "model.d_model=32", "model.n_layer=2",
+                                                  f"train.tokens={','.join(map(str, BUDGETS))}")[1])
+    assert len(cosine) == 3 and sweep_sweep
