@@ -166,7 +166,7 @@ def format_plan(plan: List[PlannedRun], flops_per_s: float) -> str:
     flops = sum(u.cost.flops for u in units if u.pending)
     separate = sum(u.cost.separate_flops for u in units if u.pending)
     pending = sum(not p.done for p in plan)
-    lines.append(f"{len(plan)} runs in {len(units)} units, {pending} to train: {flops:.3g} exact training FLOPs "
+    lines.append(f"{len(plan)} runs, {pending} to train, in {len(units)} units: {flops:.3g} exact training FLOPs "
                  f"({flops / separate if separate else 1:.2f}x of {separate:.3g} as separate runs), estimated "
                  f"{format_duration(estimate_seconds(flops, flops_per_s))} (at {ASSUMED_MFU:.0%} of a measured "
                  f"{flops_per_s / 1e9:.0f} GFLOP/s fp32 matmul peak, one process)")

@@ -1,9 +1,11 @@
 """Kill anywhere: a sweep SIGKILLed at random moments and restarted ends with exactly the results of a
 straight sweep — every run once, readable, no temp file left, curves continuous, same final losses.
 
+Two sweeps are killed: one of cosine runs, and one of wsd trunks with three cooldown branches each.
 The kill schedule comes from a seeded RNG (printed; replay with SCALINGLAB_FAULT_SEED=<seed>). Kills are
-aimed three ways: a random delay into training, the moment a checkpoint temp file appears (mid-checkpoint)
-and the moment a result temp file appears in runs/ (mid-result-write).
+aimed at: a random delay into training (a run, a trunk or a branch), the moment a checkpoint temp file
+appears (mid-checkpoint), the moment a result temp file appears in runs/ (mid-result-write) and, for
+the wsd sweep, the moment a trunk's fork state is being written (mid-fork).
 """
 
 from __future__ import annotations
@@ -30,28 +32,46 @@ BATCH, N_CTX = 8, 64
 SWEEP_ARGS = ["sweep=smoke", "model.d_model=16,32", "model.n_layer=1,2,3", "train.tokens=16384",
               f"train.batch_size={BATCH}", f"model.n_ctx={N_CTX}", "train.threads=1",
               "train.checkpoint_interval_s=0.05", "sweep.analyze=false"]
+# Four trunks (2 widths x 2 depths), each with budgets of 16, 32 and 64 steps: 12 runs.
+WSD_SWEEP_ARGS = ["sweep=smoke", "model.d_model=16,32", "model.n_layer=1,2", "train.tokens=8192,16384,32768",
+                  "train.schedule=wsd", "train.warmup_tokens=1024", f"train.batch_size={BATCH}", f"model.n_ctx={N_CTX}",
+                  "train.threads=1", "train.checkpoint_interval_s=0.05", "sweep.analyze=false"]
 # How each kill is aimed: a random delay after a run takes its claim, or the moment a temp file shows.
 KILL_AIMS = ("training", "training", "checkpoint_write", "result_write")
+WSD_KILL_AIMS = ("training", "training", "state_write", "checkpoint_write", "result_write")
+SWEEPS = {"cosine": (SWEEP_ARGS, KILL_AIMS, 6), "wsd": (WSD_SWEEP_ARGS, WSD_KILL_AIMS, 12)}
+# The log line each phase of a wsd unit starts with (harness/trunk_runner.py, harness/runner.py).
+PHASE_MARKS = {"trunk": "keeping the states at forks", "branch": "cooldown branch of trunk"}
 MAX_TRAINING_DELAY_S = 0.8
 TRIGGER_TIMEOUT_S = 120
 FINISH_TIMEOUT_S = 240
 
 
 def _temp_files(results: Path) -> list[Path]:
-    return [p for sub in ("runs", "checkpoints") for p in (results / sub).glob(".*.tmp")]
+    return [p for sub in ("runs", "checkpoints", "trunks/*") for p in results.glob(f"{sub}/.*.tmp")]
 
 
 def _triggered(aim: str, results: Path, launched: float) -> bool:
     """Whether the moment this kill aims at has come."""
     if aim == "training":
         return any(p.stat().st_mtime >= launched for p in (results / "claims").glob("*.claim"))
+    if aim == "state_write":
+        return any(results.glob("trunks/*/.*.tmp"))
     folder = results / ("checkpoints" if aim == "checkpoint_write" else "runs")
     return folder.is_dir() and any(n.startswith(".") and n.endswith(".tmp") for n in os.listdir(folder))
 
 
-def _kill_one_life(results: Path, command: list[str], rng: random.Random, log: Path) -> dict:
+def _phase(log: Path) -> str:
+    """Which phase of a wsd unit the log last entered: 'trunk', 'branch', or '' (a cosine run, or none yet)."""
+    last = ""
+    for line in log.read_text().splitlines():
+        last = next((phase for phase, mark in PHASE_MARKS.items() if mark in line), last)
+    return last
+
+
+def _kill_one_life(results: Path, command: list[str], rng: random.Random, log: Path, aims: tuple) -> dict:
     """Start the sweep, wait for the aimed moment, SIGKILL it; the record says what the kill left."""
-    aim = rng.choice(KILL_AIMS)
+    aim = rng.choice(aims)
     delay = rng.uniform(0, MAX_TRAINING_DELAY_S) if aim == "training" else 0.0
     launched = time.time()
     with open(log, "w") as out:
@@ -73,7 +93,7 @@ def _kill_one_life(results: Path, command: list[str], rng: random.Random, log: P
             proc.kill()
         proc.wait()
     return {"aim": aim, "delay": round(delay, 3), "killed": killed, "rc": proc.returncode,
-            "temp_left": len(_temp_files(results)), "snapshot": snapshot}
+            "temp_left": len(_temp_files(results)), "phase": _phase(log), "snapshot": snapshot}
 
 
 def _snapshot(results: Path) -> dict:
@@ -96,27 +116,28 @@ def _finish(results: Path, command: list[str], expected: set[str], log: Path) ->
     return codes
 
 
-@pytest.fixture(scope="module")
-def killed_sweep(tmp_path_factory, script_command):
+@pytest.fixture(scope="module", params=sorted(SWEEPS))
+def killed_sweep(request, tmp_path_factory, script_command):
     """A straight sweep, and the same sweep killed at least KILLS times and restarted until it is done."""
-    print(f"kill schedule seed={SEED} (replay: SCALINGLAB_FAULT_SEED={SEED})")
-    work = tmp_path_factory.mktemp("kill")
+    args, aims, n_runs = SWEEPS[request.param]
+    print(f"{request.param}: kill schedule seed={SEED} (replay: SCALINGLAB_FAULT_SEED={SEED})")
+    work = tmp_path_factory.mktemp(f"kill-{request.param}")
     straight, killed = work / "straight", work / "killed"
-    done = subprocess.run(script_command("sweep.py", [*SWEEP_ARGS, f"sweep.results_dir={straight}"]), cwd=work, timeout=FINISH_TIMEOUT_S,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    done = subprocess.run(script_command("sweep.py", [*args, f"sweep.results_dir={straight}"]), cwd=work,
+                          timeout=FINISH_TIMEOUT_S, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     assert done.returncode == 0, done.stdout[-3000:]
     expected = {p.stem for p in store.run_files(straight)}
     rng, lives = random.Random(SEED), []
-    command = script_command("sweep.py", [*SWEEP_ARGS, f"sweep.results_dir={killed}"])
+    command = script_command("sweep.py", [*args, f"sweep.results_dir={killed}"])
     while sum(life["killed"] for life in lives) < KILLS and len(lives) < MAX_LIVES:
-        lives.append(_kill_one_life(killed, command, rng, work / f"life{len(lives)}.log"))
+        lives.append(_kill_one_life(killed, command, rng, work / f"life{len(lives)}.log", aims))
         if not lives[-1]["killed"]:
             break  # the sweep finished before the aimed moment came
     finish_codes = _finish(killed, command, expected, work / "finish.log")
     for i, life in enumerate(lives):
         print(i, {k: v for k, v in life.items() if k != "snapshot"})
-    return {"straight": straight, "killed": killed, "expected": expected, "lives": lives,
-            "finish_codes": finish_codes, "plans": list((killed / "plans").glob("*.json"))}
+    return {"straight": straight, "killed": killed, "expected": expected, "lives": lives, "n_runs": n_runs,
+            "schedule": request.param, "finish_codes": finish_codes, "plans": list((killed / "plans").glob("*.json"))}
 
 
 def _curves(results: Path) -> dict:
@@ -127,7 +148,17 @@ def test_the_sweep_was_killed_at_least_ten_times_and_then_finished_cleanly(kille
     kills = sum(life["killed"] for life in killed_sweep["lives"])
     assert kills >= KILLS, f"seed={SEED}: only {kills} kills before the sweep finished"
     assert killed_sweep["finish_codes"][-1] == 0
-    assert len(killed_sweep["expected"]) == 6
+    assert len(killed_sweep["expected"]) == killed_sweep["n_runs"]
+
+
+def test_wsd_kills_landed_mid_trunk_mid_fork_and_mid_branch(killed_sweep):
+    killed = [life for life in killed_sweep["lives"] if life["killed"]]
+    phases = {life["phase"] for life in killed}
+    if killed_sweep["schedule"] == "cosine":
+        assert phases == {""}, killed  # cosine runs train alone, with no trunk
+        return
+    assert {"trunk", "branch"} <= phases, killed
+    assert any(life["aim"] == "state_write" for life in killed), killed
 
 
 def test_some_kills_left_temp_files_behind(killed_sweep):
@@ -138,7 +169,7 @@ def test_some_kills_left_temp_files_behind(killed_sweep):
 
 def test_every_run_of_the_plan_has_exactly_one_result_file(killed_sweep):
     (plan_file,) = killed_sweep["plans"]
-    planned = {point["run_id"] for point in json.loads(plan_file.read_text())["points"]}
+    planned = {run["run_id"] for unit in json.loads(plan_file.read_text())["units"] for run in unit}
     names = sorted(p.name for p in (killed_sweep["killed"] / "runs").iterdir())
     assert names == sorted(f"{run_id}.parquet" for run_id in planned)
     assert planned == killed_sweep["expected"]
@@ -178,7 +209,7 @@ def test_final_losses_equal_the_straight_sweeps(killed_sweep):
 
 def test_loading_a_folder_mid_sweep_sees_only_finished_runs(killed_sweep):
     snapshots = [life["snapshot"] for life in killed_sweep["lives"] if life["snapshot"]]
-    assert any(0 < len(s["loaded"]) < 6 and s["checkpoints"] for s in snapshots), snapshots
+    assert any(0 < len(s["loaded"]) < killed_sweep["n_runs"] and s["checkpoints"] for s in snapshots), snapshots
     for s in snapshots:
         loaded = set(s["loaded"])
         assert len(loaded) == len(s["loaded"])

@@ -14,7 +14,10 @@ LAUNCHERS = {
     "basic": ["train.threads=1"],
     "local_parallel": ["hydra/launcher=local_parallel"],  # joblib, 2 jobs, threads = cores // 2
     "submitit_local": ["hydra/launcher=submitit_local", "train.threads=1"],
+    # wsd: the 4 shapes become 4 units; 2 x 32 shares one trunk with the d_grid's two budgets
+    "local_parallel_wsd": ["hydra/launcher=local_parallel", "train.schedule=wsd", "train.warmup_tokens=1024"],
 }
+SMOKE_WSD_FORKS = {"n_grid": [51], "d_grid": [13, 26, 51]}
 SMOKE_RUNS = 6  # n_grid 2 x 2 + d_grid 2
 
 
@@ -49,7 +52,7 @@ def test_sweep_exits_cleanly(sweeps, launcher):
 def test_sweep_writes_one_parquet_per_run_of_its_plan(sweeps, launcher):
     results = sweeps[launcher]["results"]
     (plan_file,) = (results / "plans").glob("*.json")
-    planned = [p["run_id"] for p in json.loads(plan_file.read_text())["points"]]
+    planned = [r["run_id"] for unit in json.loads(plan_file.read_text())["units"] for r in unit]
     assert len(planned) == len(set(planned)) == SMOKE_RUNS
     assert sorted(p.stem for p in store.run_files(results)) == sorted(planned)
 
@@ -83,6 +86,18 @@ def test_second_invocation_trains_nothing(sweeps, launcher):
     assert "completed, final test loss" not in s["second"].stdout
     assert s["mtimes_after"] == s["mtimes_before"]
     assert len(s["mtimes_after"]) == SMOKE_RUNS
+
+
+def test_a_wsd_sweep_launches_one_unit_per_trunk_and_keeps_each_fork_state(sweeps):
+    results = sweeps["local_parallel_wsd"]["results"]
+    (plan_file,) = (results / "plans").glob("*.json")
+    units = json.loads(plan_file.read_text())["units"]
+    assert sorted(len(unit) for unit in units) == [1, 1, 1, 3]
+    kept = sorted(sorted(p.name for p in trunk.iterdir()) for trunk in (results / "trunks").iterdir())
+    assert kept == sorted([["step_000000051.pt"]] * 3 + [["step_000000013.pt", "step_000000026.pt",
+                                                          "step_000000051.pt"]])
+    runs = store.load_runs(results)
+    assert set(runs["schedule"]) == {"wsd"} and runs["trunk_id"].nunique() == 4
 
 
 def test_basic_launcher_logs_each_run_completing_once(sweeps):
