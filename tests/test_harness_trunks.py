@@ -168,3 +168,18 @@ def test_the_plan_groups_the_budgets_into_one_trunk_and_prices_it(sweep_plan):
     cosine = plan_units(sweep_sweep := sweep_plan("sweep=smoke", "model.d_model=32", "model.n_layer=2",
                                                   f"train.tokens={','.join(map(str, BUDGETS))}")[1])
     assert len(cosine) == 3 and sweep_sweep
+
+
+def test_a_trunk_that_diverges_records_every_later_fork_as_diverged(wsd_run, tmp_path):
+    runs = [wsd_run(tmp_path, d) for d in BUDGETS]
+    original = Trainer._step
+
+    def blows_up_at_step_20(self, step):
+        loss, lr = original(self, step)
+        return (float("nan") if step == 20 else loss), lr
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Trainer, "_step", blows_up_at_step_20)
+        outcomes = execute_trunk(runs)
+    metas = [store.read_run(o.path)[1] for o in outcomes]
+    assert [(m["status"], m["diverged_step"]) for m in metas] == [("completed", -1), ("diverged", 21), ("diverged", 21)]
