@@ -101,7 +101,7 @@ def _snapshot(results: Path) -> dict:
     runs = store.load_runs(results)
     return {"before": before, "loaded": list(runs.get("run_id", [])),
             "statuses": set(runs.get("status", [])), "after": {p.stem for p in store.run_files(results)},
-            "checkpoints": len(list((results / "checkpoints").glob("*.pt")))}
+            "checkpoints": len(list((results / "checkpoints").glob("*.pt"))) + len(list(results.glob("trunks/*/*.pt")))}
 
 
 def _finish(results: Path, command: list[str], expected: set[str], log: Path) -> list[int]:

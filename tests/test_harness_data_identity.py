@@ -49,7 +49,7 @@ def test_a_checkpoint_of_other_text_is_refused_not_resumed(run_config, tmp_path,
     text_changes()
     with pytest.raises(ConfigError) as raised:
         runner.execute(run)
-    assert "its checkpoint there comes from corpus" in str(raised.value)
+    assert f"the saved state {checkpoint_path(tmp_path, run.run_id)} there comes from corpus" in str(raised.value)
     assert not store.run_path(tmp_path, run.run_id).exists()
     assert list((tmp_path / "claims").iterdir()) == []
 

@@ -3,9 +3,10 @@ from types import SimpleNamespace
 
 from omegaconf import OmegaConf
 
+from harness.plan import plan_units
 from harness.sweep import configured_jobs, launch_order
 
-PLAN = [SimpleNamespace(train_flops=f) for f in (1e9, 5e12, 3e10, 7e12, 2e11)]
+PLAN = [SimpleNamespace(cost=SimpleNamespace(flops=f)) for f in (1e9, 5e12, 3e10, 7e12, 2e11)]
 
 
 def test_one_job_keeps_the_plan_order():
@@ -14,7 +15,7 @@ def test_one_job_keeps_the_plan_order():
 
 def test_parallel_jobs_start_the_largest_runs_first():
     assert launch_order(PLAN, [0, 1, 2, 3, 4], n_jobs=2) == [3, 1, 4, 2, 0]
-    assert launch_order(PLAN, [0, 2, 4], n_jobs=2) == [4, 2, 0]  # only pending points
+    assert launch_order(PLAN, [0, 2, 4], n_jobs=2) == [4, 2, 0]  # only pending units
 
 
 def test_jobs_are_read_from_the_launcher_config():
@@ -27,9 +28,19 @@ def test_plan_sweep_reads_the_jobs_of_the_chosen_launcher(sweep_plan):
     assert sweep_plan("sweep=smoke")[2] == 1
     _, plan, jobs = sweep_plan("sweep=smoke", "hydra/launcher=local_parallel")
     assert jobs == 2
-    order = launch_order(plan, list(range(len(plan))), jobs)
-    flops = [plan[i].train_flops for i in order]
-    assert flops == sorted(flops, reverse=True) and order != list(range(len(plan)))
+    units = plan_units(plan)
+    order = launch_order(units, list(range(len(units))), jobs)
+    flops = [units[i].cost.flops for i in order]
+    assert flops == sorted(flops, reverse=True) and order != list(range(len(units)))
+    assert [u.cost.flops for u in units] == [p.train_flops for p in plan]  # cosine: one run per unit
+
+
+def test_a_wsd_trunk_is_launched_by_the_flops_of_trunk_and_branches(sweep_plan):
+    _, plan, jobs = sweep_plan("sweep=smoke", "hydra/launcher=local_parallel", "train.schedule=wsd",
+                               "train.warmup_tokens=1024")
+    units = plan_units(plan)
+    order = launch_order(units, list(range(len(units))), jobs)
+    assert len(units[order[0]].members) == 3  # 2 x 32 with the d_grid's budgets: 51 + 3 + 6 + 13 steps
 
 
 def test_submitit_local_jobs_get_one_thread_each(monkeypatch, sweep_plan):
