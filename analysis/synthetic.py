@@ -5,6 +5,8 @@ of a run is the same law evaluated at the tokens seen so far.
 """
 from __future__ import annotations
 
+import itertools
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -115,3 +117,50 @@ def as_frames(results: list[tuple[dict, pd.DataFrame]]) -> tuple[pd.DataFrame, p
     curves = pd.concat([curve.assign(**{k: v for k, v in meta.items() if k not in curve}) for meta, curve in results],
                        ignore_index=True)
     return runs, curves
+
+
+OPTIMUM_DECADES = 3.0  # sizes per budget span three decades of N around the optimum (issue 14's test design)
+
+
+def law_with_a(a: float, alpha_plus_beta: float = pub.CHINCHILLA_ALPHA + pub.CHINCHILLA_BETA) -> Law:
+    """Hoffmann 2022 eq. 10 with α and β re-split so that a = β/(α+β) (eq. 4) takes the given value."""
+    return Law(alpha=(1 - a) * alpha_plus_beta, beta=a * alpha_plus_beta)
+
+
+def final_points(law: Law, budgets, sizes_per_budget: int = 13, noise: float = 0.005, seed: int = 0,
+                 shared_sizes: bool = False, offsets_decades=(0.0,)) -> pd.DataFrame:
+    """One final point per (budget, size), D = C/(6N), sizes spanning OPTIMUM_DECADES around each budget's
+    exact N_opt shifted by offsets_decades (cycled over the budgets: the optimum off the middle of the sizes,
+    where a profile's asymmetry biases a parabola through all of them), loss times log-normal noise. With
+    shared_sizes, every budget takes its sizes from one log-spaced grid (so a size has final points at
+    several budgets), else each budget has its own."""
+    rng, half = np.random.default_rng(seed), OPTIMUM_DECADES / 2
+    step = OPTIMUM_DECADES / (sizes_per_budget - 1)
+    rows = []
+    for c, offset in zip(budgets, itertools.cycle(offsets_decades)):
+        centre = np.log10(law.n_opt(c)) + offset
+        if shared_sizes:
+            centre = np.round(centre / step) * step
+        for log_n in centre + np.linspace(-half, half, sizes_per_budget):
+            n = 10.0**log_n
+            d = c / (pub.FLOPS_PER_PARAM_TOKEN * n)
+            loss = float(law(n, d)) * math.exp(rng.normal(0, noise))
+            rows.append({"run_id": f"c{c:.3g}-n{n:.4g}", "status": "completed", "grid": "isoflop",
+                         "compute_budget": float(c), "params_non_embedding": n, "tokens": d,
+                         "flops_per_token_6n": pub.FLOPS_PER_PARAM_TOKEN * n, "final_test_loss": loss,
+                         "best_test_loss": loss})
+    return pd.DataFrame(rows)
+
+
+def law_curves(law: Law, sizes, compute_range: tuple[float, float], noise: float = 0.005, seed: int = 0,
+               points: int = CURVE_POINTS) -> pd.DataFrame:
+    """Learning curves of models of the given sizes, each from compute_range[0] to compute_range[1] (6ND),
+    the law at the tokens seen so far times independent log-normal noise per point."""
+    rng, frames = np.random.default_rng(seed), []
+    for i, n in enumerate(np.asarray(sizes, float)):
+        tokens = np.geomspace(*compute_range, points) / (pub.FLOPS_PER_PARAM_TOKEN * n)
+        loss = law(n, tokens) * np.exp(rng.normal(0, noise, points))
+        frames.append(pd.DataFrame({"run_id": f"n{i:02d}", "status": "completed", "params_non_embedding": n,
+                                    "tokens": tokens, "compute_6n": pub.FLOPS_PER_PARAM_TOKEN * n * tokens,
+                                    "test_loss": loss}))
+    return pd.concat(frames, ignore_index=True)
