@@ -34,17 +34,29 @@ def usable_curves(curves: pd.DataFrame, column: str) -> pd.DataFrame:
     return segments[["run_id", column, "test_loss", "params_non_embedding", "segment"]].reset_index(drop=True)
 
 
+def interpolate_groups(keys: np.ndarray, log_x: np.ndarray, log_y: np.ndarray,
+                       grid: np.ndarray, margin: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Per distinct key (sorted), log_y interpolated linearly in log_x at `grid`, inf outside the key's own
+    [min - margin, max + margin]; returns (keys, matrix keys x grid). numpy only: this runs in every bootstrap."""
+    order = np.lexsort((log_x, keys))
+    keys, log_x, log_y = keys[order], log_x[order], log_y[order]
+    distinct, starts = np.unique(keys, return_index=True)
+    rows = []
+    for lx, ly in zip(np.split(log_x, starts[1:]), np.split(log_y, starts[1:])):
+        inside = (grid >= lx[0] - margin) & (grid <= lx[-1] + margin)
+        rows.append(np.where(inside, np.interp(grid, lx, ly), np.inf))
+    return distinct, np.vstack(rows)
+
+
 def _curve_matrix(usable: pd.DataFrame, column: str, grid: np.ndarray) -> tuple[np.ndarray, list, np.ndarray]:
     """Log loss of each curve interpolated in log-log at log compute `grid` (inf outside the curve),
     with the run ids and sizes of the rows."""
-    runs, sizes, rows = [], [], []
-    for run_id, curve in usable.groupby("run_id", sort=False):
-        curve = curve.sort_values(column)
-        lc, ll = np.log(curve[column].to_numpy(float)), np.log(curve["test_loss"].to_numpy(float))
-        rows.append(np.where((grid >= lc[0]) & (grid <= lc[-1]), np.interp(grid, lc, ll), np.inf))
-        runs.append(run_id)
-        sizes.append(curve["params_non_embedding"].iloc[0])
-    return np.vstack(rows), runs, np.array(sizes, float)
+    codes, runs = pd.factorize(usable["run_id"])
+    _, matrix = interpolate_groups(codes, np.log(usable[column].to_numpy(float)),
+                                   np.log(usable["test_loss"].to_numpy(float)), grid)
+    sizes = np.zeros(len(runs))
+    sizes[codes] = usable["params_non_embedding"].to_numpy(float)
+    return matrix, list(runs), sizes
 
 
 def _log_grid(usable: pd.DataFrame, column: str, n_points: int) -> np.ndarray:

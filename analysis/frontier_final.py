@@ -12,7 +12,7 @@ import pandas as pd
 
 from analysis.bootstrap import attach_bootstrap
 from analysis.data import check_convention
-from analysis.frontier import FRONTIER_KEYS, fit_optimal_size, interpolated_optima
+from analysis.frontier import FRONTIER_KEYS, fit_optimal_size, interpolate_groups, interpolated_optima
 from analysis.optimum import BUDGET_RTOL, merge_budgets
 from analysis.powerlaw import fit_power_law
 from analysis.result import MIN_DISTINCT_X, FitResult
@@ -22,34 +22,31 @@ MIN_BUDGETS_PER_SIZE = 2  # a size "has final points at several budgets" from tw
 
 def final_point_table(runs: pd.DataFrame, compute: str = "6n", loss_col: str = "final_test_loss") -> pd.DataFrame:
     """One row per (model size, token count) of completed runs: N, D, C (flops_per_token_<compute> x D), the
-    geometric-mean final loss over seeds, and the run count."""
+    geometric-mean final loss over seeds, and the run count (numpy, not groupby: this runs in every bootstrap)."""
     check_convention(compute)
-    usable = runs[(runs["status"] == "completed") & np.isfinite(runs[loss_col].astype(float))]
-    points = pd.DataFrame({"N": usable["params_non_embedding"].astype(float), "D": usable["tokens"].astype(float),
-                           "C": usable[f"flops_per_token_{compute}"].astype(float) * usable["tokens"].astype(float),
-                           "log_loss": np.log(usable[loss_col].astype(float))})
-    grouped = points.groupby(["N", "D"], as_index=False)
-    table = grouped.agg(C=("C", "mean"), log_loss=("log_loss", "mean"), n_runs=("log_loss", "size"))
-    return table.assign(loss=np.exp(table["log_loss"])).drop(columns="log_loss")
+    loss = runs[loss_col].to_numpy(float)
+    usable = runs[(runs["status"] == "completed").to_numpy() & np.isfinite(loss)]
+    n, d = usable["params_non_embedding"].to_numpy(float), usable["tokens"].to_numpy(float)
+    pairs, inverse = np.unique(np.stack([n, d], axis=1), axis=0, return_inverse=True)
+    inverse = inverse.ravel()
+    count = np.bincount(inverse, minlength=len(pairs))
+    c = usable[f"flops_per_token_{compute}"].to_numpy(float) * d
+    log_loss = np.log(usable[loss_col].to_numpy(float))
+    return pd.DataFrame({"N": pairs[:, 0], "D": pairs[:, 1], "C": np.bincount(inverse, c) / count,
+                         "loss": np.exp(np.bincount(inverse, log_loss) / count), "n_runs": count})
 
 
 def _size_matrix(table: pd.DataFrame, log_grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per model size, its log loss interpolated in log C between its own final points (inf outside)."""
-    sizes, rows = [], []
-    for n, points in table.groupby("N"):
-        points = points.sort_values("C")
-        lc, ll = np.log(points["C"].to_numpy(float)), np.log(points["loss"].to_numpy(float))
-        margin = np.log1p(BUDGET_RTOL)  # a size covers its own budgets within the merging tolerance
-        lo, hi = lc[0] - margin, lc[-1] + margin
-        rows.append(np.where((log_grid >= lo) & (log_grid <= hi), np.interp(log_grid, lc, ll), np.inf))
-        sizes.append(n)
-    return np.array(sizes, float), np.vstack(rows)
+    """Per model size, its log loss interpolated in log C between its own final points (inf outside; a size
+    covers its own budgets within the merging tolerance)."""
+    return interpolate_groups(table["N"].to_numpy(float), np.log(table["C"].to_numpy(float)),
+                              np.log(table["loss"].to_numpy(float)), log_grid, margin=np.log1p(BUDGET_RTOL))
 
 
 def _fit_final(runs: pd.DataFrame, compute: str, loss_col: str) -> FitResult:
     name = f"L(C_min) final points [{compute}]"
     table = final_point_table(runs, compute, loss_col)
-    several = (table.groupby("N")["D"].nunique() >= MIN_BUDGETS_PER_SIZE).sum()
+    several = int((np.unique(table["N"], return_counts=True)[1] >= MIN_BUDGETS_PER_SIZE).sum())
     if several < MIN_DISTINCT_X:
         return FitResult.failed(name, f"final points at {MIN_BUDGETS_PER_SIZE} or more budgets for {several} model "
                                       f"sizes (need >= {MIN_DISTINCT_X}): no final-point frontier", FRONTIER_KEYS,

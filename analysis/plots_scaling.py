@@ -9,6 +9,7 @@ import pandas as pd
 from matplotlib.colors import LogNorm
 
 from analysis.frontier import usable_curves
+from analysis.optimum import BUDGET_RTOL
 from analysis.plotting import fit_line, loglog, mark_empty, new_figure, save_figure
 from analysis.result import FitResult
 
@@ -52,17 +53,18 @@ def plot_figure1(curves: pd.DataFrame, frontier: FitResult | None, l_of_d: FitRe
 
 
 def plot_isoflop(fit: FitResult, runs: pd.DataFrame, out_dir: Path, loss_col: str = "final_test_loss") -> Path:
-    """IsoFLOP profiles with their parabolas and minima, and N_opt against C with the power law."""
+    """IsoFLOP profiles with their local parabolas and minima, and N_opt against C with the power law."""
     minima = fit.extra["minima"]
     fig, (ax_p, ax_n) = new_figure(2)
     norm = LogNorm(minima["budget"].min(), minima["budget"].max() * 1.0001)
-    iso = runs[(runs["grid"] == "isoflop") & (runs["status"] == "completed")]
+    iso = runs[runs["status"] == "completed"]
+    iso = iso[iso["grid"] == "isoflop"] if "grid" in iso else iso
     for row in minima.itertuples():
         colour = plt.cm.plasma(norm(row.budget))
-        group = iso[iso["compute_budget"] == row.budget]
+        group = iso[np.isclose(iso["compute_budget"], row.budget, rtol=BUDGET_RTOL)]
         ax_p.plot(group["params_non_embedding"], group[loss_col], "o", color=colour, ms=4, label=f"C={row.budget:.2g}")
         if row.ok:
-            xs = np.linspace(np.log(group["params_non_embedding"].min()), np.log(group["params_non_embedding"].max()))
+            xs = np.linspace(np.log(row.N_local_min), np.log(row.N_local_max))  # the sizes the local parabola fits
             ax_p.plot(np.exp(xs), np.polyval(row.coeffs, xs), "-", color=colour, lw=1)
             ax_p.plot(row.N_opt, row.L_opt, "x" if row.edge else "*", color=colour, ms=11, mec="black")
     ax_p.set_xscale("log")

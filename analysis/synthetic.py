@@ -46,6 +46,8 @@ def run_metadata(run_id: str, n_layer: int, d_model: int, tokens: float, grid: s
     return {"run_id": run_id, "status": "completed", "diverged_step": -1, "n_layer": n_layer, "d_model": d_model,
             "n_head": n_head, "d_ff": ff_ratio * d_model, "n_ctx": N_CTX, "vocab_size": VOCAB,
             "params_non_embedding": n, "params_total": n + embed, "params_embedding": embed,
+            "params_token_embedding": d_model * VOCAB, "params_position_embedding": d_model * N_CTX,
+            "params_output_head": 0, "tie_embeddings": True,
             "flops_per_token_6n": 6.0 * n, "flops_per_token_6n_logits": 6.0 * (n + d_model * VOCAB),
             "flops_per_token_palm": 6.0 * n + 12.0 * n_layer * N_CTX * d_model,
             "flops_per_token_exact": 6.0 * (n + d_model * VOCAB) + 6.0 * n_layer * N_CTX * d_model,
