@@ -69,7 +69,7 @@ MIN_SHAPES_AT_SHARED_D = 3  # an inferred L(N) needs as many model shapes at one
 def _at_shared_tokens(runs: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     """The runs at the largest token count that at least MIN_SHAPES_AT_SHARED_D shapes share: L(N) holds D
     fixed, and each shape's own largest D can differ (IsoFLOP runs), which would mix D into the fit."""
-    shape = [c for c in SHAPE_COLUMNS if c in runs]
+    shape = shape_keys(runs)
     shapes_per_d = runs.drop_duplicates(shape + ["tokens"]).groupby("tokens").size()
     shared = shapes_per_d[shapes_per_d >= MIN_SHAPES_AT_SHARED_D]
     if shared.empty:
@@ -83,10 +83,15 @@ def _at_shared_tokens(runs: pd.DataFrame) -> tuple[pd.DataFrame, str]:
 SHAPE_COLUMNS = ["n_layer", "d_model", "n_head", "d_ff", "shape"]  # `shape`: a points table's label (analysis.table)
 
 
+def shape_keys(runs: pd.DataFrame) -> list[str]:
+    """The SHAPE_COLUMNS a frame has; N itself for a frame with none (each size its own shape)."""
+    return [c for c in SHAPE_COLUMNS if c in runs] or ["params_non_embedding"]
+
+
 def largest_d_per_shape(runs: pd.DataFrame) -> pd.DataFrame:
     """The runs of each model shape (SHAPE_COLUMNS present) at that shape's largest token count (seed
     replicates kept)."""
-    shape = [c for c in SHAPE_COLUMNS if c in runs]
+    shape = shape_keys(runs)
     return runs[runs["tokens"] == runs.groupby(shape)["tokens"].transform("max")]
 
 

@@ -8,6 +8,7 @@ import pandas as pd
 
 from analysis import published as pub
 from analysis.architecture import architecture_verdict
+from analysis.branches import is_branch, schedule_of, shared_rows_differ
 from analysis.data import MIN_SEEDS_FOR_OWN_VARIANCE, pooled_sd_log
 from analysis.pipeline import Analysis
 from analysis.report import Report
@@ -169,6 +170,20 @@ COUNTING_TEXT = (
     "learning rate. NaN: the columns do not allow that fit (its headline row says why).")
 
 
+def schedule_text(analysis: Analysis) -> str:
+    """Runs per learning-rate schedule, trunks of branched runs, and trunks whose branches disagree."""
+    counts = schedule_of(analysis.runs).value_counts()
+    text = "Schedules: " + ", ".join(f"{n} {name}" for name, n in counts.items()) + " runs"
+    branches = analysis.runs[is_branch(analysis.runs)]
+    if not branches.empty:
+        text += (f"; {len(branches)} are cooldown branches of {branches['trunk_id'].nunique()} trunks (curve "
+                 "analyses and figures use each trunk's shared rows once, each branch from its fork on)")
+        differ = shared_rows_differ(analysis.curves)
+        if differ:
+            text += f"; WARNING: branches of trunks {differ} differ before their forks (kept: the first branch's rows)"
+    return text + "."
+
+
 def _optimum_section(report: Report, analysis: Analysis) -> None:
     """Compute-optimal size by each method, and which one is the headline."""
     conv = analysis.options.compute
@@ -199,6 +214,7 @@ def build_report(analysis: Analysis, figures: list, skipped: list) -> Report:
         report.text(analysis.source)
     report.text(f"{len(analysis.runs)} completed runs used, {len(analysis.excluded)} excluded; headline compute "
                 f"convention {opts.compute}; {bootstrap_text(analysis)} (seed {opts.seed}), 95% percentile intervals.")
+    report.text(schedule_text(analysis))
     report.heading("Excluded runs")
     if analysis.excluded.empty:
         report.text("None: every run completed with a finite loss.")

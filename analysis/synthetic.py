@@ -166,3 +166,34 @@ def law_curves(law: Law, sizes, compute_range: tuple[float, float], noise: float
                                     "tokens": tokens, "compute_6n": pub.FLOPS_PER_PARAM_TOKEN * n * tokens,
                                     "test_loss": loss}))
     return pd.concat(frames, ignore_index=True)
+
+
+TRUNK_EXCESS = 0.05  # a trunk at constant learning rate sits 5% above the law; its cooldown branches reach it
+
+
+def branched_runs(law: Law, sizes, budgets, points_per_branch: int = 6) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(runs, curves) of one `wsd` trunk per size with a cooldown branch per budget, D = C/(6N): each branch's
+    curve repeats its trunk's rows (the law times 1 + TRUNK_EXCESS) up to the fork at 80% of its D, then
+    cools down to the law at D, its final loss. Columns as load_runs / load_curves give them."""
+    runs, curves = [], []
+    for i, n in enumerate(np.asarray(sizes, float)):
+        d_all = np.asarray(budgets, float) / (pub.FLOPS_PER_PARAM_TOKEN * n)
+        trunk_tokens = np.round(np.geomspace(d_all.min() / 10, 0.8 * d_all.max(), 16))
+        for j, d in enumerate(np.round(d_all)):
+            fork = float(np.round(0.8 * d))
+            before = trunk_tokens[trunk_tokens < fork]
+            cooldown = np.round(np.linspace(fork, d, points_per_branch))
+            excess = np.r_[np.full(len(before), TRUNK_EXCESS), TRUNK_EXCESS * (1 - (cooldown - fork) / (d - fork))]
+            tokens = np.r_[before, cooldown]
+            run_id = f"n{i}-b{j}"
+            curve = pd.DataFrame({"run_id": run_id, "tokens": tokens, "test_loss": law(n, tokens) * (1 + excess),
+                                  "compute_6n": pub.FLOPS_PER_PARAM_TOKEN * n * tokens})
+            runs.append({"run_id": run_id, "status": "completed", "params_non_embedding": n, "tokens": d,
+                         "flops_per_token_6n": pub.FLOPS_PER_PARAM_TOKEN * n, "schedule": "wsd",
+                         "trunk_id": f"n{i}", "fork_step": int(fork // 1024), "fork_tokens": int(fork),
+                         "final_test_loss": float(law(n, d)), "best_test_loss": float(law(n, d)),
+                         "grid": "n_grid", "compute_budget": np.nan})
+            curves.append(curve)
+    runs = pd.DataFrame(runs)
+    curves = pd.concat(curves, ignore_index=True).merge(runs.drop(columns=["tokens"]), on="run_id")
+    return runs, curves
