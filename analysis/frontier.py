@@ -176,6 +176,7 @@ def _fit_frontier(curves: pd.DataFrame, compute: str, n_points: int, method: str
     loss_fit = fit_power_law(fitted["compute"], fitted["loss"], symbol="C", name="L(C_min)")
     result = FitResult("L(C_min)", {**loss_fit.params, "a_Nopt": np.nan}, loss_fit.converged, loss_fit.message,
                        r2_log=loss_fit.r2_log, n_points=len(fitted), diagnostics=notes + loss_fit.diagnostics,
+                       objective=loss_fit.objective,
                        predict=loss_fit.predict, extra={"envelope": envelope, "fitted": fitted})
     grid = _log_grid(usable, column, n_points)
     matrix, _, sizes = _curve_matrix(usable, column, grid)

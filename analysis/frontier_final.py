@@ -57,7 +57,7 @@ def _fit_final(runs: pd.DataFrame, compute: str, loss_col: str) -> FitResult:
     good = optima[optima["bracketed"]]
     loss_fit = fit_power_law(good["compute"], good["L_opt"], symbol="C", name=name)
     result = FitResult(name, {**loss_fit.params, "a_Nopt": np.nan}, loss_fit.converged, loss_fit.message,
-                       r2_log=loss_fit.r2_log, n_points=len(good),
+                       r2_log=loss_fit.r2_log, n_points=len(good), objective=loss_fit.objective,
                        diagnostics=[f"{len(good)} of {len(optima)} compute values with a bracketed optimum"]
                        + loss_fit.diagnostics, predict=loss_fit.predict, extra={"points": table})
     fit_optimal_size(optima, result)

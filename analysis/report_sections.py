@@ -31,14 +31,16 @@ EXPONENT_ROWS = (
 
 
 def exponent_row(quantity: str, fit: FitResult | None, key: str, published: float, source: str) -> dict:
-    """One line of an exponent table: value, 95% interval, published value, R², status, notes."""
+    """One line of an exponent table: value, 95% interval, bootstrap standard error, published value, R², status,
+    notes."""
     if fit is None:
-        return {"quantity": quantity, "value": math.nan, "ci_low": math.nan, "ci_high": math.nan,
+        return {"quantity": quantity, "value": math.nan, "ci_low": math.nan, "ci_high": math.nan, "se": math.nan,
                 "published": published, "source": source, "r2_log": math.nan, "converged": False,
                 "notes": "no data for this fit"}
     low, high = fit.interval(key)
+    se = fit.std_error(key)
     r2 = fit.extra.get("r2_log_of", {}).get(key, fit.r2_log)  # a parameter from its own regression has its own R²
-    return {"quantity": quantity, "value": fit.params.get(key, math.nan), "ci_low": low, "ci_high": high,
+    return {"quantity": quantity, "value": fit.params.get(key, math.nan), "ci_low": low, "ci_high": high, "se": se,
             "published": published, "source": source, "r2_log": r2, "converged": fit.converged,
             "notes": fit.notes()}
 
