@@ -65,7 +65,8 @@ def analyze_table(table_path: str | os.PathLike, out_dir: str | os.PathLike, n_c
     analysis = run_analysis(runs, curves, options)
     analysis.source = (f"Points table {Path(table_path).name}" + (f", family {family}" if family else "")
                        + f": {len(runs)} points; N counts {n_counting} parameters (as the table says), C = 6·N·D"
-                       + (" (6n) and the table's compute column (exact)" if "flops_per_token_exact" in runs else " (6n)")
+                       + (" (6n) and the table's compute column (exact)" if "flops_per_token_exact" in runs
+                          else " (6n)")
                        + "; each point is a run's final loss, so there are no learning curves.")
     out_dir = Path(out_dir)
     figures, skipped = make_figures(analysis, out_dir)

@@ -32,7 +32,8 @@ def local_minima(log_n: np.ndarray, loss: np.ndarray, weight: np.ndarray | None 
     """
     log_n = np.asarray(log_n, float)
     loss = np.where(np.isfinite(loss), loss, np.nan).reshape(len(log_n), -1)
-    weight = np.ones_like(loss) if weight is None else np.broadcast_to(np.asarray(weight, float).reshape(len(log_n), -1), loss.shape)
+    weight = np.ones(loss.shape) if weight is None else np.asarray(weight, float).reshape(len(log_n), -1)
+    weight = np.broadcast_to(weight, loss.shape)
     covered = np.isfinite(loss)
     n_sizes = covered.sum(axis=0)
     cols = np.arange(loss.shape[1])
@@ -58,7 +59,8 @@ def local_minima(log_n: np.ndarray, loss: np.ndarray, weight: np.ndarray | None 
                         [f"fewer than {MIN_LOCAL_SIZES} sizes", "lowest point at the edge of the size grid",
                          "local parabola not convex", "vertex outside the fitted sizes"], "bracketed")
     return pd.DataFrame({"log_n_opt": centre + vertex, "loss_opt": c0 - c1**2 / (4 * c2), "bracketed": bracketed,
-                         "n_sizes": n_sizes, "n_local": (w > 0).sum(axis=0), "lowest": lowest, "c2": c2, "c1": c1, "c0": c0, "centre": centre,
+                         "n_sizes": n_sizes, "n_local": (w > 0).sum(axis=0), "lowest": lowest,
+                         "c2": c2, "c1": c1, "c0": c0, "centre": centre,
                          "message": message})
 
 

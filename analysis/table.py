@@ -136,3 +136,14 @@ def table_runs(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 def load_table(path: str | Path, family: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """read_table, validate_table, select_family and table_runs in one call."""
     return table_runs(select_family(validate_table(read_table(path)), family))
+
+
+def points_runs(n, d, loss, **optional) -> pd.DataFrame:
+    """The runs frame of plain arrays, checked as a table is: points_runs(N, D, loss, budget=C) for
+    fit_isoflop, fit_final_frontier, fit_loss_vs_params and the other DataFrame fitters. `optional` takes
+    the table's optional columns (compute, budget, seed, shape) by name; None leaves one out."""
+    columns = {"N": n, "D": d, "loss": loss, **{k: v for k, v in optional.items() if v is not None}}
+    unknown = sorted(set(columns) - set(REQUIRED_COLUMNS) - {"compute", "budget", "seed", "shape"})
+    if unknown:
+        raise TableError(f"points_runs: unknown columns {unknown}; optional ones are compute, budget, seed, shape")
+    return table_runs(validate_table(pd.DataFrame(columns)))[0]

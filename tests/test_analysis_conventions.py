@@ -7,7 +7,8 @@ import pytest
 from analysis.conventions import COLUMNS, convention_exponents
 from analysis.synthetic import Law, final_points
 
-LAW = Law(E=0.0, alpha=0.3, beta=0.3)  # a = β/(α+β) = 0.5; L_opt ∝ C^-(αβ/(α+β)) = C^-0.15 (Hoffmann 2022 eq. 4)
+# a = β/(α+β) = 0.5 and L_opt ∝ C^-(αβ/(α+β)) = C^-0.15 (Hoffmann 2022 eq. 4)
+LAW = Law(E=0.0, alpha=0.3, beta=0.3)
 ALPHA_C = 0.3 * 0.3 / 0.6
 
 

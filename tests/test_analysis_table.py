@@ -52,9 +52,11 @@ def test_parquet_and_jsonl_tables_read_as_the_csv_does(tmp_path, suffix):
     (lambda t: t.drop(columns="D"), "column 'D' is missing"),
     (lambda t: t.astype({"N": object}).assign(N=lambda f: f["N"].where(f.index != 3, "big")),
      "column 'N', row 4: 'big' is not a number"),
-    (lambda t: t.assign(D=lambda f: f["D"].where(f.index != 6, -5.0)), "column 'D', row 7: -5 must be a finite number > 0"),
+    (lambda t: t.assign(D=lambda f: f["D"].where(f.index != 6, -5.0)),
+     "column 'D', row 7: -5 must be a finite number > 0"),
     (lambda t: t.assign(N=lambda f: f["N"].where(f.index != 0, 0.0)), "column 'N', row 1: 0 must be"),
-    (lambda t: t.assign(loss=lambda f: f["loss"].where(f.index != 2, np.inf)), "column 'loss', row 3: inf must be a finite loss"),
+    (lambda t: t.assign(loss=lambda f: f["loss"].where(f.index != 2, np.inf)),
+     "column 'loss', row 3: inf must be a finite loss"),
     (lambda t: t.assign(loss=lambda f: f["loss"].where(f.index != 9)), "column 'loss', row 10: nan is not a number"),
     (lambda t: t.assign(N=1e6), "column 'N': every row has N = 1e+06"),
     (lambda t: t.assign(budget=lambda f: f["budget"].where(f.index != 5, -1.0)), "column 'budget', row 6: -1 must be"),
@@ -89,3 +91,15 @@ def test_compute_without_budget_becomes_a_budget_where_three_sizes_share_it():
     runs, _ = load_table_frame(pd.concat([table, table.iloc[:1].assign(compute=1.2345e13)], ignore_index=True))
     assert runs["compute_budget"].iloc[:-1].notna().all() and np.isnan(runs["compute_budget"].iloc[-1])
     assert np.allclose(runs["flops_per_token_exact"].iloc[:-1], 6 * runs["params_non_embedding"].iloc[:-1])
+
+
+def test_plain_arrays_go_through_the_same_checks_and_fits():
+    from analysis.isoflop import fit_isoflop
+    from analysis.table import points_runs
+
+    table = points(0.73)
+    fit = fit_isoflop(points_runs(table["N"].to_numpy(), table["D"].to_numpy(), table["loss"].to_numpy(),
+                                  budget=table["budget"].to_numpy()), n_boot=0)
+    assert abs(fit.params["a"] - 0.73) < 0.02 and fit.objective >= 0
+    with pytest.raises(TableError, match="column 'D', row 2: -1 must be"):
+        points_runs([1e6, 1e7, 1e8], [1e9, -1.0, 1e9], [3.0, 2.9, 2.8])
