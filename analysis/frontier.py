@@ -171,7 +171,7 @@ def _fit_frontier(curves: pd.DataFrame, compute: str, n_points: int, method: str
         else:
             notes = [f"FRONTIER NOT BRACKETED: only {int(keep.sum())} of {len(envelope)} envelope points have curves "
                      "of both neighbouring model sizes at their compute, so the fit uses the whole envelope, where "
-                     "models win because their neighbours' runs stopped or had not started: α_C and a are biased "
+                     "models win because their neighbours' runs stopped or had not started: α_C is biased "
                      "(train the smaller models longer)"]
     loss_fit = fit_power_law(fitted["compute"], fitted["loss"], symbol="C", name="L(C_min)")
     result = FitResult("L(C_min)", {**loss_fit.params, "a_Nopt": np.nan}, loss_fit.converged, loss_fit.message,
