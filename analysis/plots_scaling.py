@@ -79,3 +79,22 @@ def plot_isoflop(fit: FitResult, runs: pd.DataFrame, out_dir: Path, loss_col: st
         fit_line(ax_n, fit, good["C"].min(), good["C"].max(), f"N_opt ∝ C^{fit.params['a']:.3f}")
     loglog(ax_n, "compute budget C (FLOPs)", "N_opt")
     return save_figure(fig, out_dir, "isoflop")
+
+
+def plot_optimal_size(sources: list[tuple[str, FitResult]], out_dir: Path) -> Path:
+    """N_opt against C from each method (final points, envelope of curves, IsoFLOP) with its power law."""
+    fig, (ax,) = new_figure(1)
+    for (label, fit), marker in zip(sources, "os^"):
+        table = fit.extra["optima"] if "optima" in fit.extra else fit.extra["minima"]
+        if "bracketed" in table:
+            points = table[table["bracketed"]].rename(columns={"compute": "C"})
+        else:
+            points = table[table["ok"] & ~table["edge"]]
+        line = ax.plot(points["C"], points["N_opt"], marker, ms=4, alpha=0.7, label=label)[0]
+        if fit.ok and np.isfinite(fit.params.get("a_Nopt", fit.params.get("a", np.nan))):
+            a = fit.params.get("a_Nopt", fit.params.get("a"))
+            slope, offset = np.polyfit(np.log(points["C"]), np.log(points["N_opt"]), 1)
+            xs = np.geomspace(points["C"].min(), points["C"].max(), 50)
+            ax.plot(xs, np.exp(offset + slope * np.log(xs)), "--", color=line.get_color(), label=f"a = {a:.3f}")
+    loglog(ax, "compute C (FLOPs)", "N_opt")
+    return save_figure(fig, out_dir, "compute_optimal_size")

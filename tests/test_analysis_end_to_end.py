@@ -9,7 +9,7 @@ from analysis.synthetic import write_synthetic_folder
 from harness.store import load_runs
 
 ROOT = Path(__file__).resolve().parents[1]
-FIGURES = ("figure1_scaling", "isoflop", "architecture_shape", "architecture_embeddings")
+FIGURES = ("figure1_scaling", "isoflop", "compute_optimal_size", "architecture_shape", "architecture_embeddings")
 
 
 def run_script(*args):

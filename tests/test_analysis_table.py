@@ -31,6 +31,7 @@ def test_a_csv_table_gets_the_report_with_every_fit_its_columns_allow(tmp_path):
     out = tmp_path / "points_analysis"
     report = (out / "report.md").read_text()
     assert "N counts total parameters" in report and (out / "isoflop.png").stat().st_size > 0
+    assert (out / "compute_optimal_size.png").stat().st_size > 0
     iso = next(line for line in report.splitlines() if line.startswith("| a (IsoFLOP)"))
     final = next(line for line in report.splitlines() if line.startswith("| N_opt ∝ C^a, frontier: final points"))
     assert abs(float(iso.split("|")[2]) - 0.5) < 0.02 and abs(float(final.split("|")[2]) - 0.5) < 0.02
