@@ -1,6 +1,7 @@
 """Scaling-law fits, figures and report from a results folder (parquet in, pandas + scipy; never torch).
 
-Entry point: `analysis.analyze.analyze(results_dir)`, or `python scripts/analyze.py RESULTS_DIR`.
+Entry points: `analysis.analyze.analyze(results_dir)`, or `python scripts/analyze.py RESULTS_DIR`; for a table
+of (N, D, loss) points from anywhere, `analysis.analyze.analyze_table` or `scripts/analyze.py --table`.
 """
 import os
 

@@ -9,6 +9,7 @@ from analysis.figures import make_figures
 from analysis.pipeline import AnalysisOptions, run_analysis
 from analysis.report import write_report
 from analysis.report_sections import build_report
+from analysis.table import N_COUNTINGS, TableError, load_table
 from harness.store import curves_frame, read_runs, runs_frame
 
 
@@ -48,4 +49,27 @@ def analyze(results_dir: str | os.PathLike, options: AnalysisOptions | None = No
     figures, skipped = make_figures(analysis, out_dir)
     report = build_report(analysis, figures, skipped)
     md, page, tables = write_report(report, out_dir, f"scalinglab analysis of {results_dir}")
+    return AnalysisOutputs(md, page, [png for png, _ in figures], tables, skipped)
+
+
+def analyze_table(table_path: str | os.PathLike, out_dir: str | os.PathLike, n_counting: str = "non_embedding",
+                  family: str | None = None, options: AnalysisOptions | None = None) -> AnalysisOutputs:
+    """The same report, tables and figures for a points table (analysis.table): every fit its columns allow.
+
+    The table is read and checked before anything is written; a bad table raises TableError naming the
+    column and the row. `n_counting` says what the table's N counts (analysis.table.N_COUNTINGS).
+    """
+    if n_counting not in N_COUNTINGS:
+        raise TableError(f"n_counting={n_counting!r}: expected one of {N_COUNTINGS}")
+    runs, curves = load_table(table_path, family)
+    analysis = run_analysis(runs, curves, options)
+    analysis.source = (f"Points table {Path(table_path).name}" + (f", family {family}" if family else "")
+                       + f": {len(runs)} points; N counts {n_counting} parameters (as the table says), C = 6·N·D"
+                       + (" (6n) and the table's compute column (exact)" if "flops_per_token_exact" in runs
+                          else " (6n)")
+                       + "; each point is a run's final loss, so there are no learning curves.")
+    out_dir = Path(out_dir)
+    figures, skipped = make_figures(analysis, out_dir)
+    report = build_report(analysis, figures, skipped)
+    md, page, tables = write_report(report, out_dir, f"scalinglab analysis of {Path(table_path).name}")
     return AnalysisOutputs(md, page, [png for png, _ in figures], tables, skipped)

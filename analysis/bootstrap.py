@@ -48,7 +48,8 @@ def bootstrap_params(fit: Callable[[pd.DataFrame], FitResult], data: pd.DataFram
 
 def attach_bootstrap(result: FitResult, fit: Callable[[pd.DataFrame], FitResult], data: pd.DataFrame,
                      n_boot: int, seed: int, unit: str | None = "run_id", strata: str | None = None) -> FitResult:
-    """Fill `result.intervals` with 95% percentile intervals from `n_boot` refits (seeded).
+    """Fill `result.intervals` with 95% percentile intervals and `result.std_errors` with the standard
+    deviations of `n_boot` refits (seeded).
 
     Runs are resampled with replacement as whole units (all curve rows of a run travel together),
     separately within each value of `strata` (e.g. the IsoFLOP budget) when given.
@@ -62,6 +63,7 @@ def attach_bootstrap(result: FitResult, fit: Callable[[pd.DataFrame], FitResult]
         values = values[np.isfinite(values)]
         if len(values) >= 2:
             result.intervals[key] = (float(np.percentile(values, tail)), float(np.percentile(values, 100 - tail)))
+            result.std_errors[key] = float(np.std(values, ddof=1))
     if failed > MAX_FAILED_FRACTION * n_boot:
         result.diagnostics.append(f"bootstrap: {failed} of {n_boot} refits failed; intervals use the rest")
     result.extra["n_boot"] = n_boot

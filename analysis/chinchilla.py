@@ -61,7 +61,8 @@ def _params(theta) -> dict[str, float]:
 
 def fit_chinchilla_arrays(n, d, loss, *, starts=None, max_starts: int = DEFAULT_MAX_STARTS,
                           delta: float = CHINCHILLA_HUBER_DELTA) -> FitResult:
-    """Huber (δ=1e-3) on log residuals of the LSE form, L-BFGS from a grid of starts, best kept."""
+    """Huber (δ=1e-3) on log residuals of the LSE form, L-BFGS from a grid of starts, best kept; the
+    objective is Σ Huber_δ / δ² at the best start."""
     name = "L(N,D) Chinchilla"
     n, d, loss = (np.asarray(v, float) for v in (n, d, loss))
     problem = check_joint(name, n, d, loss)
@@ -90,7 +91,7 @@ def fit_chinchilla_arrays(n, d, loss, *, starts=None, max_starts: int = DEFAULT_
     converged = bool(best.success) and params["alpha"] > 0 and params["beta"] > 0
     message = "converged" if converged else f"{name}: {best.message}; α={theta[3]:.3g}, β={theta[4]:.3g}"
     return FitResult(name, params, converged, message, r2_log=r2_log(loss, predict(n, d)), n_points=len(loss),
-                     diagnostics=diagnostics, predict=predict, extra={"theta": theta})
+                     diagnostics=diagnostics, objective=float(best.fun), predict=predict, extra={"theta": theta})
 
 
 def fit_chinchilla(runs: pd.DataFrame, *, loss_col: str = "final_test_loss", n_boot: int = 100, seed: int = 0,

@@ -12,7 +12,9 @@ MIN_SEEDS_FOR_OWN_VARIANCE = 3  # fewer replicates give too wild a per-point var
 
 
 def shape_label(runs: pd.DataFrame) -> pd.Series:
-    """'n_layer x d_model' for each run, e.g. '4x128'."""
+    """'n_layer x d_model' for each run, e.g. '4x128'; a points table's own `shape` column where it has one."""
+    if "shape" in runs and "n_layer" not in runs:
+        return runs["shape"].astype(str)
     return runs["n_layer"].astype(int).astype(str) + "x" + runs["d_model"].astype(int).astype(str)
 
 
@@ -67,7 +69,7 @@ MIN_SHAPES_AT_SHARED_D = 3  # an inferred L(N) needs as many model shapes at one
 def _at_shared_tokens(runs: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     """The runs at the largest token count that at least MIN_SHAPES_AT_SHARED_D shapes share: L(N) holds D
     fixed, and each shape's own largest D can differ (IsoFLOP runs), which would mix D into the fit."""
-    shape = [c for c in SHAPE_COLUMNS if c in runs]
+    shape = shape_keys(runs)
     shapes_per_d = runs.drop_duplicates(shape + ["tokens"]).groupby("tokens").size()
     shared = shapes_per_d[shapes_per_d >= MIN_SHAPES_AT_SHARED_D]
     if shared.empty:
@@ -78,13 +80,18 @@ def _at_shared_tokens(runs: pd.DataFrame) -> tuple[pd.DataFrame, str]:
                                        f"D = {d:.3g}, the largest token count {MIN_SHAPES_AT_SHARED_D} or more share")
 
 
-SHAPE_COLUMNS = ["n_layer", "d_model", "n_head", "d_ff"]
+SHAPE_COLUMNS = ["n_layer", "d_model", "n_head", "d_ff", "shape"]  # `shape`: a points table's label (analysis.table)
+
+
+def shape_keys(runs: pd.DataFrame) -> list[str]:
+    """The SHAPE_COLUMNS a frame has; N itself for a frame with none (each size its own shape)."""
+    return [c for c in SHAPE_COLUMNS if c in runs] or ["params_non_embedding"]
 
 
 def largest_d_per_shape(runs: pd.DataFrame) -> pd.DataFrame:
     """The runs of each model shape (SHAPE_COLUMNS present) at that shape's largest token count (seed
     replicates kept)."""
-    shape = [c for c in SHAPE_COLUMNS if c in runs]
+    shape = shape_keys(runs)
     return runs[runs["tokens"] == runs.groupby(shape)["tokens"].transform("max")]
 
 
@@ -123,7 +130,8 @@ def replicate_weights(n: np.ndarray, sd_log: np.ndarray) -> np.ndarray:
 
 def replicate_noise(runs: pd.DataFrame, loss_col: str = "final_test_loss") -> pd.DataFrame:
     """Run-to-run spread of loss among runs that differ only in seed (same shape and tokens)."""
-    keys = [k for k in ("grid", "n_layer", "d_model", "n_head", "d_ff", "tokens", "lr") if k in runs]
+    keys = [k for k in ("grid", "n_layer", "d_model", "n_head", "d_ff", "shape", "params_non_embedding", "tokens", "lr")
+            if k in runs]
     logs = runs.assign(_log=np.log(runs[loss_col].astype(float)))
     grouped = logs.groupby(keys, dropna=False)["_log"]
     table = pd.DataFrame({"n_seeds": grouped.size(), "sd_log": grouped.std(),

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from analysis.pipeline import Analysis
 from analysis.plots_architecture import plot_embedding_counting, plot_shape_dependence
-from analysis.plots_scaling import plot_figure1, plot_isoflop
+from analysis.plots_scaling import plot_figure1, plot_isoflop, plot_optimal_size
 
 
 def _figure1(analysis: Analysis, out_dir: Path):
@@ -21,6 +21,18 @@ def _isoflop(analysis: Analysis, out_dir: Path):
     if fit is None or fit.extra.get("minima") is None or fit.extra["minima"].empty:
         return None, "no runs with grid=='isoflop' (or no flops_per_token_6n column)"
     return plot_isoflop(fit, analysis.runs, out_dir), None
+
+
+def _optimal(analysis: Analysis, out_dir: Path):
+    conv = analysis.options.compute
+    candidates = (("final points", analysis.final_frontiers.get(conv), "optima"),
+                  ("envelope of curves", analysis.frontiers.get(conv), "optima"),
+                  ("IsoFLOP", analysis.isoflops.get("6n"), "minima"))
+    sources = [(label, fit) for label, fit, key in candidates
+               if fit is not None and fit.ok and fit.extra.get(key) is not None]
+    if not sources:
+        return None, "no method found N_opt at three or more compute values"
+    return plot_optimal_size(sources, out_dir), None
 
 
 def _shape(analysis: Analysis, out_dir: Path):
@@ -40,6 +52,9 @@ FIGURES = (
                                   "vs dataset size (L(D)), vs non-embedding parameters (L(N)); Kaplan 2020 Fig. 1"),
     ("isoflop", _isoflop, "IsoFLOP profiles with parabola fits and minima (x: minimum at the grid edge), "
                           "and N_opt against C; Hoffmann 2022 Fig. 3"),
+    ("compute_optimal_size", _optimal, "N_opt against compute from final points, the envelope of learning curves "
+                                       "(each interpolated across model sizes) and IsoFLOP local parabolas, with "
+                                       "their power laws N_opt ∝ C^a; Porian et al. 2024"),
     ("architecture_shape", _shape, "Loss relative to the best shape at fixed N vs aspect ratio (and heads, "
                                    "feed-forward ratio where varied); Kaplan 2020 Fig. 5"),
     ("architecture_embeddings", _embeddings, "Test loss vs parameters with and without embeddings, "

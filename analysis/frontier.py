@@ -1,11 +1,15 @@
-"""Compute-efficient frontier L(C_min) = (C_c/C_min)^α_C (Kaplan 2020 eq. 1.3) and N_opt(C) ∝ C^a."""
+"""Compute-efficient frontier L(C_min) = (C_c/C_min)^α_C (Kaplan 2020 eq. 1.3) from the lower envelope of all
+learning curves, and N_opt(C) ∝ C^a with N_opt found at each compute value by interpolating the loss across
+model sizes (Porian et al. 2024), not as the size of the run that owns the envelope there."""
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
 from analysis.bootstrap import attach_bootstrap
+from analysis.branches import curve_segments
 from analysis.data import check_convention
+from analysis.optimum import local_minima
 from analysis.powerlaw import fit_power_law
 from analysis.result import MIN_DISTINCT_X, FitResult, r2_log
 
@@ -21,28 +25,79 @@ def compute_column(convention: str) -> str:
 
 def usable_curves(curves: pd.DataFrame, column: str) -> pd.DataFrame:
     """Curve points of completed runs with a finite positive test loss and positive compute (the frontier's
-    input, and what Figure 1's compute panel draws)."""
+    input, and what Figure 1's compute panel draws), a trunk's rows shared by its branches kept once
+    (branches.curve_segments; column `segment`)."""
     keep = np.isfinite(curves["test_loss"]) & (curves["test_loss"] > 0) & (curves[column] > 0)
     if "status" in curves:
         keep &= curves["status"] == "completed"
-    return curves.loc[keep, ["run_id", column, "test_loss", "params_non_embedding"]].reset_index(drop=True)
+    segments = curve_segments(curves[keep])
+    return segments[["run_id", column, "test_loss", "params_non_embedding", "segment"]].reset_index(drop=True)
+
+
+def interpolate_groups(keys: np.ndarray, log_x: np.ndarray, log_y: np.ndarray,
+                       grid: np.ndarray, margin: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Per distinct key (sorted), log_y interpolated linearly in log_x at `grid`, inf outside the key's own
+    [min - margin, max + margin]; returns (keys, matrix keys x grid). numpy only: this runs in every bootstrap."""
+    order = np.lexsort((log_x, keys))
+    keys, log_x, log_y = keys[order], log_x[order], log_y[order]
+    distinct, starts = np.unique(keys, return_index=True)
+    rows = []
+    for lx, ly in zip(np.split(log_x, starts[1:]), np.split(log_y, starts[1:])):
+        inside = (grid >= lx[0] - margin) & (grid <= lx[-1] + margin)
+        rows.append(np.where(inside, np.interp(grid, lx, ly), np.inf))
+    return distinct, np.vstack(rows)
+
+
+def _curve_matrix(usable: pd.DataFrame, column: str, grid: np.ndarray) -> tuple[np.ndarray, list, np.ndarray]:
+    """Log loss of each curve interpolated in log-log at log compute `grid` (inf outside the curve),
+    with the run ids and sizes of the rows."""
+    codes, runs = pd.factorize(usable["run_id"])
+    _, matrix = interpolate_groups(codes, np.log(usable[column].to_numpy(float)),
+                                   np.log(usable["test_loss"].to_numpy(float)), grid)
+    sizes = np.zeros(len(runs))
+    sizes[codes] = usable["params_non_embedding"].to_numpy(float)
+    return matrix, list(runs), sizes
+
+
+def _log_grid(usable: pd.DataFrame, column: str, n_points: int) -> np.ndarray:
+    return np.linspace(np.log(usable[column].min()), np.log(usable[column].max()), n_points)
 
 
 def _envelope_interp(usable: pd.DataFrame, column: str, n_points: int) -> pd.DataFrame:
     """Exact lower envelope: each curve interpolated in log-log, minimum across runs per compute."""
-    grid = np.linspace(np.log(usable[column].min()), np.log(usable[column].max()), n_points)
-    runs, sizes, rows = [], [], []
-    for run_id, curve in usable.groupby("run_id", sort=False):
-        curve = curve.sort_values(column)
-        lc, ll = np.log(curve[column].to_numpy(float)), np.log(curve["test_loss"].to_numpy(float))
-        rows.append(np.where((grid >= lc[0]) & (grid <= lc[-1]), np.interp(grid, lc, ll), np.inf))
-        runs.append(run_id)
-        sizes.append(curve["params_non_embedding"].iloc[0])
-    matrix = np.vstack(rows)
+    grid = _log_grid(usable, column, n_points)
+    matrix, runs, sizes = _curve_matrix(usable, column, grid)
     best = np.argmin(matrix, axis=0)
     covered = np.isfinite(matrix[best, np.arange(len(grid))])  # compute gaps no curve spans are dropped
     return pd.DataFrame({"compute": np.exp(grid), "loss": np.exp(matrix[best, np.arange(len(grid))]),
-                         "run_id": np.array(runs)[best], "N": np.array(sizes, float)[best]})[covered]
+                         "run_id": np.array(runs)[best], "N": sizes[best]})[covered]
+
+
+def interpolated_optima(log_compute: np.ndarray, sizes: np.ndarray, log_loss: np.ndarray) -> pd.DataFrame:
+    """N_opt and L_opt at each compute value: runs' log losses (rows, inf where a run has none) reduced to
+    the lowest per model size, then a local parabola in log N around the lowest size (analysis.optimum).
+    Columns compute, N_opt, L_opt, bracketed, message."""
+    distinct, inverse = np.unique(sizes, return_inverse=True)
+    per_size = np.full((len(distinct), log_loss.shape[1]), np.inf)
+    np.minimum.at(per_size, inverse, log_loss)
+    optima = local_minima(np.log(distinct), np.where(np.isfinite(per_size), np.exp(per_size), np.nan))
+    return pd.DataFrame({"compute": np.exp(log_compute), "N_opt": np.exp(optima["log_n_opt"]),
+                         "L_opt": optima["loss_opt"], "bracketed": optima["bracketed"],
+                         "message": optima["message"]})
+
+
+def fit_optimal_size(optima: pd.DataFrame, result: FitResult) -> None:
+    """Set result.params['a_Nopt']: log N_opt regressed on log C over the bracketed interpolated optima."""
+    good = optima[optima["bracketed"]]
+    if len(good) < MIN_DISTINCT_X or good["N_opt"].nunique() < 2:
+        result.diagnostics.append(f"a_Nopt: {len(good)} compute values with a bracketed interpolated optimum "
+                                  f"(need >= {MIN_DISTINCT_X}); not fitted")
+        return
+    log_c, log_n = np.log(good["compute"].to_numpy(float)), np.log(good["N_opt"].to_numpy(float))
+    slope, offset = np.polyfit(log_c, log_n, 1)
+    result.params["a_Nopt"] = float(slope)
+    result.extra.setdefault("r2_log_of", {})["a_Nopt"] = r2_log(np.exp(log_n), np.exp(offset + slope * log_c))
+    result.extra["optima"] = optima
 
 
 def _envelope_bins(usable: pd.DataFrame, column: str, n_points: int) -> pd.DataFrame:
@@ -116,29 +171,29 @@ def _fit_frontier(curves: pd.DataFrame, compute: str, n_points: int, method: str
         else:
             notes = [f"FRONTIER NOT BRACKETED: only {int(keep.sum())} of {len(envelope)} envelope points have curves "
                      "of both neighbouring model sizes at their compute, so the fit uses the whole envelope, where "
-                     "models win because their neighbours' runs stopped or had not started: α_C and a are biased "
+                     "models win because their neighbours' runs stopped or had not started: α_C is biased "
                      "(train the smaller models longer)"]
     loss_fit = fit_power_law(fitted["compute"], fitted["loss"], symbol="C", name="L(C_min)")
     result = FitResult("L(C_min)", {**loss_fit.params, "a_Nopt": np.nan}, loss_fit.converged, loss_fit.message,
                        r2_log=loss_fit.r2_log, n_points=len(fitted), diagnostics=notes + loss_fit.diagnostics,
+                       objective=loss_fit.objective,
                        predict=loss_fit.predict, extra={"envelope": envelope, "fitted": fitted})
-    if fitted["N"].nunique() >= MIN_DISTINCT_X:  # N_opt(C): the model owning the envelope, regressed on C
-        slope, offset = np.polyfit(np.log(fitted["compute"]), np.log(fitted["N"]), 1)
-        result.params["a_Nopt"] = float(slope)
-        result.extra["r2_log_of"] = {"a_Nopt": r2_log(fitted["N"].to_numpy(float),
-                                                      np.exp(offset + slope * np.log(fitted["compute"].to_numpy(float))))}
-    else:
-        result.diagnostics.append(f"a_Nopt: only {fitted['N'].nunique()} models on the fitted envelope; not fitted")
+    grid = _log_grid(usable, column, n_points)
+    matrix, _, sizes = _curve_matrix(usable, column, grid)
+    fit_optimal_size(interpolated_optima(grid, sizes, matrix), result)
     return result
 
 
 def fit_compute_frontier(curves: pd.DataFrame, *, compute: str = "6n", n_points: int = ENVELOPE_POINTS,
                          method: str = "interp", bracketed_only: bool = True, n_boot: int = 200,
                          seed: int = 0) -> FitResult:
-    """Envelope of all learning curves under a compute convention, its power law and N_opt exponent.
+    """Kaplan's frontier: the envelope of all learning curves under a compute convention and its power law;
+    the N_opt exponent a_Nopt from the loss interpolated across model sizes at each compute value
+    (interpolated_optima). Mid-run points of cosine runs are not fully decayed: where runs have final
+    points at several budgets, frontier_final.fit_final_frontier is the unbiased estimate.
 
     With `bracketed_only`, only envelope points whose owner beat both neighbouring model sizes at that
-    compute are fitted (see _bracketed); the diagnostics say how many, or that none could be.
+    compute are fitted for α_C (see _bracketed); the diagnostics say how many, or that none could be.
     """
     def fit(frame):
         return _fit_frontier(frame, compute, n_points, method, bracketed_only)

@@ -42,7 +42,8 @@ def _grid_starts(ln_n, ln_d, ln_l):
 
 
 def fit_kaplan_nd_arrays(n, d, loss, starts=None) -> FitResult:
-    """Least squares on log loss of eq. 1.5 from an init grid (or the given starts), best kept."""
+    """Least squares on log loss of eq. 1.5 from an init grid (or the given starts), best kept; the objective
+    is the sum of squared log residuals."""
     name = "L(N,D) Kaplan eq. 1.5"
     problem = check_joint(name, n, d, loss)
     if problem:
@@ -64,7 +65,7 @@ def fit_kaplan_nd_arrays(n, d, loss, starts=None) -> FitResult:
     diagnostics += dof_diagnostics(len(loss), len(theta))
     return FitResult(name, {k: float(v) for k, v in params.items()}, bool(best.success), message,
                      r2_log=r2_log(loss, predict(n, d)), n_points=len(loss), diagnostics=diagnostics,
-                     predict=predict, extra={"theta": theta})
+                     objective=2 * float(best.cost), predict=predict, extra={"theta": theta})
 
 
 def fit_kaplan_nd(runs: pd.DataFrame, *, loss_col: str = "final_test_loss", n_boot: int = 100,

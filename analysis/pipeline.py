@@ -7,8 +7,10 @@ import pandas as pd
 
 from analysis.architecture import shape_spread, shape_table
 from analysis.chinchilla import DEFAULT_MAX_STARTS, fit_chinchilla
+from analysis.conventions import convention_exponents
 from analysis.data import COMPUTE_CONVENTIONS, replicate_noise, split_by_status
 from analysis.frontier import fit_compute_frontier
+from analysis.frontier_final import fit_final_frontier
 from analysis.isoflop import fit_isoflop
 from analysis.joint import fit_kaplan_nd
 from analysis.powerlaw import fit_loss_vs_params, fit_loss_vs_tokens
@@ -42,6 +44,12 @@ class Analysis:
     fits: dict[str, FitResult] = field(default_factory=dict)
     frontiers: dict[str, FitResult] = field(default_factory=dict)
     isoflops: dict[str, FitResult] = field(default_factory=dict)
+    final_frontiers: dict[str, FitResult] = field(default_factory=dict)
+    """Frontier from final points (frontier_final), per FLOP convention."""
+    conventions: pd.DataFrame | None = None
+    """Every exponent under every counting convention (conventions.convention_exponents)."""
+    source: str = ""
+    """What the runs are and what their N counts, when not a scalinglab results folder (a points table)."""
     noise: pd.DataFrame | None = None
     extrapolation: pd.DataFrame | None = None
     comparison: pd.DataFrame | None = None
@@ -61,21 +69,30 @@ def _single_fits(runs: pd.DataFrame, options: AnalysisOptions) -> dict[str, FitR
                                          max_starts=options.max_starts)}
 
 
-def _convention_fits(runs, curves, options) -> tuple[dict[str, FitResult], dict[str, FitResult]]:
+def _has_isoflop(runs: pd.DataFrame) -> bool:
+    if "grid" in runs:
+        return bool((runs["grid"] == "isoflop").any())
+    return "compute_budget" in runs and bool(runs["compute_budget"].notna().any())  # a points table's budgets
+
+
+def _convention_fits(runs, curves, options) -> tuple[dict, dict, dict]:
+    """(envelope frontiers, IsoFLOP fits, final-point frontiers) per FLOP convention the columns allow."""
     boot = dict(n_boot=options.n_boot, seed=options.seed)
-    available = [c for c in COMPUTE_CONVENTIONS if f"compute_{c}" in curves]
-    frontiers = {c: fit_compute_frontier(curves, compute=c, **boot) for c in available}
-    has_iso = "grid" in runs and (runs["grid"] == "isoflop").any()
+    available = [c for c in COMPUTE_CONVENTIONS if f"flops_per_token_{c}" in runs]
+    curves_ok = not curves.empty and curves.groupby("run_id").size().max() >= 2  # a table's points are no curves
+    frontiers = {c: fit_compute_frontier(curves, compute=c, **boot)
+                 for c in available if curves_ok and f"compute_{c}" in curves}
     isoflops = {c: fit_isoflop(runs, compute="budget" if c == "6n" else c, **boot)
-                for c in available if has_iso and f"flops_per_token_{c}" in runs}
-    return frontiers, isoflops
+                for c in available if _has_isoflop(runs)}
+    finals = {c: fit_final_frontier(runs, compute=c, **boot) for c in available}
+    return frontiers, isoflops, finals
 
 
 def _checks(analysis: Analysis, fitters: dict) -> pd.DataFrame:
     runs, curves = analysis.runs, analysis.curves
     rows = [extrapolate_power_law(runs, "n_grid", "params_non_embedding", "N", "best_test_loss"),
             extrapolate_power_law(runs, "d_grid", "tokens", "D", "best_test_loss"),
-            extrapolate_frontier(curves, analysis.options.compute),
+            *([extrapolate_frontier(curves, analysis.options.compute)] if analysis.frontiers else []),
             extrapolate_joint(runs, "L(N,D) Kaplan", fitters["Kaplan L(N,D)"], "final_test_loss"),
             extrapolate_joint(runs, "Chinchilla", fitters["Chinchilla"], "final_test_loss")]
     if analysis.isoflops:
@@ -90,7 +107,8 @@ def run_analysis(runs: pd.DataFrame, curves: pd.DataFrame, options: AnalysisOpti
     keep = curves["run_id"].isin(usable["run_id"])
     analysis = Analysis(usable, curves[keep].copy(), excluded, options)
     analysis.fits = _single_fits(usable, options)
-    analysis.frontiers, analysis.isoflops = _convention_fits(usable, analysis.curves, options)
+    analysis.frontiers, analysis.isoflops, analysis.final_frontiers = _convention_fits(usable, analysis.curves, options)
+    analysis.conventions = convention_exponents(usable, analysis.curves)
     analysis.noise = replicate_noise(usable)
     fitters = joint_fitters(options.max_starts)
     analysis.extrapolation = _checks(analysis, fitters)

@@ -9,6 +9,7 @@ import pandas as pd
 from matplotlib.colors import LogNorm
 
 from analysis.frontier import usable_curves
+from analysis.optimum import BUDGET_RTOL
 from analysis.plotting import fit_line, loglog, mark_empty, new_figure, save_figure
 from analysis.result import FitResult
 
@@ -52,17 +53,18 @@ def plot_figure1(curves: pd.DataFrame, frontier: FitResult | None, l_of_d: FitRe
 
 
 def plot_isoflop(fit: FitResult, runs: pd.DataFrame, out_dir: Path, loss_col: str = "final_test_loss") -> Path:
-    """IsoFLOP profiles with their parabolas and minima, and N_opt against C with the power law."""
+    """IsoFLOP profiles with their local parabolas and minima, and N_opt against C with the power law."""
     minima = fit.extra["minima"]
     fig, (ax_p, ax_n) = new_figure(2)
     norm = LogNorm(minima["budget"].min(), minima["budget"].max() * 1.0001)
-    iso = runs[(runs["grid"] == "isoflop") & (runs["status"] == "completed")]
+    iso = runs[runs["status"] == "completed"]
+    iso = iso[iso["grid"] == "isoflop"] if "grid" in iso else iso
     for row in minima.itertuples():
         colour = plt.cm.plasma(norm(row.budget))
-        group = iso[iso["compute_budget"] == row.budget]
+        group = iso[np.isclose(iso["compute_budget"], row.budget, rtol=BUDGET_RTOL)]
         ax_p.plot(group["params_non_embedding"], group[loss_col], "o", color=colour, ms=4, label=f"C={row.budget:.2g}")
         if row.ok:
-            xs = np.linspace(np.log(group["params_non_embedding"].min()), np.log(group["params_non_embedding"].max()))
+            xs = np.linspace(np.log(row.N_local_min), np.log(row.N_local_max))  # the sizes the local parabola fits
             ax_p.plot(np.exp(xs), np.polyval(row.coeffs, xs), "-", color=colour, lw=1)
             ax_p.plot(row.N_opt, row.L_opt, "x" if row.edge else "*", color=colour, ms=11, mec="black")
     ax_p.set_xscale("log")
@@ -77,3 +79,22 @@ def plot_isoflop(fit: FitResult, runs: pd.DataFrame, out_dir: Path, loss_col: st
         fit_line(ax_n, fit, good["C"].min(), good["C"].max(), f"N_opt ∝ C^{fit.params['a']:.3f}")
     loglog(ax_n, "compute budget C (FLOPs)", "N_opt")
     return save_figure(fig, out_dir, "isoflop")
+
+
+def plot_optimal_size(sources: list[tuple[str, FitResult]], out_dir: Path) -> Path:
+    """N_opt against C from each method (final points, envelope of curves, IsoFLOP) with its power law."""
+    fig, (ax,) = new_figure(1)
+    for (label, fit), marker in zip(sources, "os^"):
+        table = fit.extra["optima"] if "optima" in fit.extra else fit.extra["minima"]
+        if "bracketed" in table:
+            points = table[table["bracketed"]].rename(columns={"compute": "C"})
+        else:
+            points = table[table["ok"] & ~table["edge"]]
+        line = ax.plot(points["C"], points["N_opt"], marker, ms=4, alpha=0.7, label=label)[0]
+        if fit.ok and np.isfinite(fit.params.get("a_Nopt", fit.params.get("a", np.nan))):
+            a = fit.params.get("a_Nopt", fit.params.get("a"))
+            slope, offset = np.polyfit(np.log(points["C"]), np.log(points["N_opt"]), 1)
+            xs = np.geomspace(points["C"].min(), points["C"].max(), 50)
+            ax.plot(xs, np.exp(offset + slope * np.log(xs)), "--", color=line.get_color(), label=f"a = {a:.3f}")
+    loglog(ax, "compute C (FLOPs)", "N_opt")
+    return save_figure(fig, out_dir, "compute_optimal_size")

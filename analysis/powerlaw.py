@@ -45,7 +45,8 @@ MAX_LOG_FLOAT = math.log(np.finfo(float).max)  # ~709.78: the largest x with exp
 
 def fit_power_law(x, loss, weights=None, *, symbol: str = "X", irreducible: bool = False,
                   name: str | None = None) -> FitResult:
-    """Fit L = (X_c/X)^α_X (+ L∞) by weighted least squares on log L (Kaplan 2020 eqs. 1.1–1.2)."""
+    """Fit L = (X_c/X)^α_X (+ L∞) by weighted least squares on log L (Kaplan 2020 eqs. 1.1–1.2); the
+    objective is the weighted sum of squared log residuals (weights normalised to mean 1)."""
     name = name or f"L({symbol})"
     keys = [f"alpha_{symbol}", f"{symbol}_c"] + (["L_inf"] if irreducible else [])
     x, loss = np.asarray(x, float), np.asarray(loss, float)
@@ -76,8 +77,9 @@ def fit_power_law(x, loss, weights=None, *, symbol: str = "X", irreducible: bool
 
     message = "converged" if converged else f"{name}: optimiser did not report convergence"
     diagnostics += dof_diagnostics(len(np.unique(x)), len(keys))
+    objective = float(np.sum(w * (np.log(predict(x)) - ly) ** 2))  # weighted sum of squared log residuals
     return FitResult(name, params, converged, message, r2_log=r2_log(loss, predict(x)), n_points=len(x),
-                     diagnostics=diagnostics, predict=predict, extra={"x": x, "loss": loss})
+                     diagnostics=diagnostics, objective=objective, predict=predict, extra={"x": x, "loss": loss})
 
 
 def fit_aggregated(runs: pd.DataFrame, x_col: str, loss_col: str, symbol: str, irreducible: bool) -> FitResult:

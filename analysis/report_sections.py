@@ -8,6 +8,7 @@ import pandas as pd
 
 from analysis import published as pub
 from analysis.architecture import architecture_verdict
+from analysis.branches import is_branch, schedule_of, shared_rows_differ
 from analysis.data import MIN_SEEDS_FOR_OWN_VARIANCE, pooled_sd_log
 from analysis.pipeline import Analysis
 from analysis.report import Report
@@ -30,14 +31,16 @@ EXPONENT_ROWS = (
 
 
 def exponent_row(quantity: str, fit: FitResult | None, key: str, published: float, source: str) -> dict:
-    """One line of an exponent table: value, 95% interval, published value, R², status, notes."""
+    """One line of an exponent table: value, 95% interval, bootstrap standard error, published value, R², status,
+    notes."""
     if fit is None:
-        return {"quantity": quantity, "value": math.nan, "ci_low": math.nan, "ci_high": math.nan,
+        return {"quantity": quantity, "value": math.nan, "ci_low": math.nan, "ci_high": math.nan, "se": math.nan,
                 "published": published, "source": source, "r2_log": math.nan, "converged": False,
                 "notes": "no data for this fit"}
     low, high = fit.interval(key)
+    se = fit.std_error(key)
     r2 = fit.extra.get("r2_log_of", {}).get(key, fit.r2_log)  # a parameter from its own regression has its own R²
-    return {"quantity": quantity, "value": fit.params.get(key, math.nan), "ci_low": low, "ci_high": high,
+    return {"quantity": quantity, "value": fit.params.get(key, math.nan), "ci_low": low, "ci_high": high, "se": se,
             "published": published, "source": source, "r2_log": r2, "converged": fit.converged,
             "notes": fit.notes()}
 
@@ -48,8 +51,13 @@ def exponent_table(analysis: Analysis) -> pd.DataFrame:
     conv = analysis.options.compute
     rows.append(exponent_row(f"α_C ({conv})", analysis.frontiers.get(conv), "alpha_C", pub.KAPLAN_ALPHA_C_MIN,
                              "Kaplan 2020 eq. 1.3"))
-    rows.append(exponent_row(f"N_opt ∝ C^a, frontier ({conv})", analysis.frontiers.get(conv), "a_Nopt",
-                             pub.KAPLAN_N_OPT_EXPONENT, "Kaplan 2020 eq. 1.7"))
+    rows.append(exponent_row(f"N_opt ∝ C^a, frontier: envelope of curves ({conv})", analysis.frontiers.get(conv),
+                             "a_Nopt", pub.KAPLAN_N_OPT_EXPONENT, "Kaplan 2020 eq. 1.7"))
+    final = analysis.final_frontiers.get(conv)
+    rows.append(exponent_row(f"α_C, frontier: final points ({conv})", final, "alpha_C", pub.KAPLAN_ALPHA_C_MIN,
+                             "Kaplan 2020 eq. 1.3"))
+    rows.append(exponent_row(f"N_opt ∝ C^a, frontier: final points ({conv})", final, "a_Nopt",
+                             pub.CHINCHILLA_ISOFLOP_A, "Hoffmann 2022 Table 2; Porian 2024"))
     rows.append(exponent_row("a (IsoFLOP)", analysis.isoflops.get("6n"), "a", pub.CHINCHILLA_ISOFLOP_A,
                              "Hoffmann 2022 Table 2, approach 2"))
     rows.append(exponent_row("b (IsoFLOP)", analysis.isoflops.get("6n"), "b", pub.CHINCHILLA_ISOFLOP_B,
@@ -58,16 +66,21 @@ def exponent_table(analysis: Analysis) -> pd.DataFrame:
 
 
 def convention_table(analysis: Analysis) -> pd.DataFrame:
-    """α_C, the frontier's N_opt exponent and the IsoFLOP a under every compute convention."""
+    """α_C (envelope of curves), a from the envelope, from final points and from IsoFLOP under every compute
+    convention."""
     rows = []
-    for conv, frontier in analysis.frontiers.items():
-        iso = analysis.isoflops.get(conv)
-        rows.append({"convention": conv, "alpha_C": frontier.params["alpha_C"],
-                     "alpha_C_ci": frontier.interval("alpha_C"), "a_frontier": frontier.params["a_Nopt"],
+    nothing = FitResult.failed("", "", [])
+    for conv in analysis.final_frontiers:
+        frontier, iso = analysis.frontiers.get(conv, nothing), analysis.isoflops.get(conv, nothing)
+        final = analysis.final_frontiers[conv]
+        rows.append({"convention": conv, "alpha_C": frontier.params.get("alpha_C", math.nan),
+                     "alpha_C_ci": frontier.interval("alpha_C"), "a_frontier": frontier.params.get("a_Nopt", math.nan),
                      "a_frontier_ci": frontier.interval("a_Nopt"),
-                     "a_isoflop": iso.params["a"] if iso else math.nan,
-                     "a_isoflop_ci": iso.interval("a") if iso else (math.nan, math.nan),
-                     "notes": frontier.notes() + ("; IsoFLOP: " + iso.notes() if iso else "")})
+                     "a_final": final.params["a_Nopt"], "a_final_ci": final.interval("a_Nopt"),
+                     "a_isoflop": iso.params.get("a", math.nan), "a_isoflop_ci": iso.interval("a"),
+                     "notes": "; ".join(f"{label}: {fit.notes()}" for label, fit in
+                                        (("envelope", frontier), ("final points", final), ("IsoFLOP", iso))
+                                        if fit is not nothing)})
     table = pd.DataFrame(rows)
     for column in [c for c in table.columns if c.endswith("_ci")]:
         table[column] = table[column].map(lambda ci: f"[{ci[0]:.4g}, {ci[1]:.4g}]")
@@ -120,6 +133,7 @@ def noise_text(noise: pd.DataFrame) -> str:
 
 def _all_fits(analysis: Analysis) -> dict[str, FitResult]:
     return {**analysis.fits, **{f"L(C_min) [{c}]": f for c, f in analysis.frontiers.items()},
+            **{f"L(C_min) final points [{c}]": f for c, f in analysis.final_frontiers.items()},
             **{f"IsoFLOP [{c}]": f for c, f in analysis.isoflops.items()}}
 
 
@@ -148,12 +162,61 @@ def _isoflop_section(report: Report, analysis: Analysis) -> None:
     report.table(minima, "isoflop_minima")
 
 
+COUNTING_TEXT = (
+    "Every exponent under each count of N (non_embedding: Kaplan 2020; with_embeddings: plus the token embedding "
+    "and output head; total: every parameter), each FLOP convention, and final points (each run's last loss; "
+    "frontier from final points) versus mid-run points (each curve's lowest loss for α_N and α_D, every curve "
+    "point for Chinchilla, the envelope of learning curves for the frontier). Point estimates, no intervals. "
+    "Pearce & Song 2024 (arXiv:2406.12907): counting embeddings at small N moves a from near Kaplan's 0.73 "
+    "towards Chinchilla's 0.5; Porian et al. 2024 (arXiv:2406.19146) add the FLOP count and the decay of the "
+    "learning rate. NaN: the columns do not allow that fit (its headline row says why).")
+
+
+def schedule_text(analysis: Analysis) -> str:
+    """Runs per learning-rate schedule, trunks of branched runs, and trunks whose branches disagree."""
+    counts = schedule_of(analysis.runs).value_counts()
+    text = "Schedules: " + ", ".join(f"{n} {name}" for name, n in counts.items()) + " runs"
+    branches = analysis.runs[is_branch(analysis.runs)]
+    if not branches.empty:
+        text += (f"; {len(branches)} are cooldown branches of {branches['trunk_id'].nunique()} trunks (curve "
+                 "analyses and figures use each trunk's shared rows once, each branch from its fork on)")
+        differ = shared_rows_differ(analysis.curves)
+        if differ:
+            text += f"; WARNING: branches of trunks {differ} differ before their forks (kept: the first branch's rows)"
+    return text + "."
+
+
+def _optimum_section(report: Report, analysis: Analysis) -> None:
+    """Compute-optimal size by each method, and which one is the headline."""
+    conv = analysis.options.compute
+    final, envelope = analysis.final_frontiers.get(conv), analysis.frontiers.get(conv)
+    report.heading("Compute-optimal size N_opt ∝ C^a")
+    lines = []
+    for label, fit, key in (("final points, interpolated across sizes", final, "a_Nopt"),
+                            ("envelope of learning curves (Kaplan), interpolated across sizes", envelope, "a_Nopt"),
+                            ("IsoFLOP local parabolas", analysis.isoflops.get("6n"), "a")):
+        if fit is None:
+            lines.append(f"{label}: not available for these runs")
+        elif fit.ok and math.isfinite(fit.params[key]):
+            low, high = fit.interval(key)
+            lines.append(f"{label}: a = {fit.params[key]:.4g} [{low:.4g}, {high:.4g}]")
+        else:
+            lines.append(f"{label}: no estimate ({fit.notes()})")
+    headline = "final points" if final is not None and final.ok else "the envelope of learning curves"
+    report.text(f"Headline ({conv}): {headline}. Final (fully decayed) points at several budgets per model size "
+                "are preferred to mid-run points of cosine curves, whose learning rate has not decayed there.")
+    report.bullets(lines)
+
+
 def build_report(analysis: Analysis, figures: list, skipped: list) -> Report:
     """The whole report, in reading order."""
     report, opts = Report(), analysis.options
     report.heading("scalinglab analysis", 1)
+    if analysis.source:
+        report.text(analysis.source)
     report.text(f"{len(analysis.runs)} completed runs used, {len(analysis.excluded)} excluded; headline compute "
                 f"convention {opts.compute}; {bootstrap_text(analysis)} (seed {opts.seed}), 95% percentile intervals.")
+    report.text(schedule_text(analysis))
     report.heading("Excluded runs")
     if analysis.excluded.empty:
         report.text("None: every run completed with a finite loss.")
@@ -168,6 +231,10 @@ def build_report(analysis: Analysis, figures: list, skipped: list) -> Report:
     report.heading("Compute conventions")
     report.text("How the frontier exponent α_C and the optimal-size exponent a move with the FLOP convention.")
     report.table(convention_table(analysis), "compute_conventions")
+    _optimum_section(report, analysis)
+    report.heading("Counting conventions")
+    report.text(COUNTING_TEXT)
+    report.table(analysis.conventions, "counting_conventions")
     report.heading("Extrapolation (fit without the largest model or budget, predict it)")
     report.table(analysis.extrapolation, "extrapolation")
     report.heading("Model comparison: Kaplan L(N, D) vs Chinchilla")

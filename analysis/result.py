@@ -20,7 +20,7 @@ MIN_RESIDUAL_DOF = 2
 
 @dataclass
 class FitResult:
-    """Parameters, bootstrap intervals, quality and diagnostics of one fit.
+    """Parameters, bootstrap intervals and standard errors, the objective, quality and diagnostics of one fit.
 
     A fit that failed or is untrustworthy says so in `converged`, `message` and `diagnostics`;
     its parameters are NaN when the data could not support any number at all.
@@ -34,6 +34,10 @@ class FitResult:
     r2_log: float = math.nan
     n_points: int = 0
     diagnostics: list[str] = field(default_factory=list)
+    objective: float = math.nan
+    """The value the fit minimised at its optimum (its docstring says which: e.g. the sum of squared log residuals)."""
+    std_errors: dict[str, float] = field(default_factory=dict)
+    """Standard error of each parameter: the standard deviation of its bootstrap refits (empty without them)."""
     predict: Callable[..., np.ndarray] | None = field(default=None, repr=False)
     extra: dict[str, Any] = field(default_factory=dict, repr=False)
 
@@ -46,6 +50,10 @@ class FitResult:
     def ok(self) -> bool:
         """True when the fit converged and produced numbers (an optional secondary one may be NaN)."""
         return self.converged and any(np.isfinite(v) for v in self.params.values())
+
+    def std_error(self, key: str) -> float:
+        """The bootstrap standard error of one parameter, nan when not bootstrapped."""
+        return self.std_errors.get(key, math.nan)
 
     def interval(self, key: str) -> tuple[float, float]:
         """The bootstrap 95% interval of one parameter, (nan, nan) when not bootstrapped."""

@@ -5,6 +5,8 @@ of a run is the same law evaluated at the tokens seen so far.
 """
 from __future__ import annotations
 
+import itertools
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,6 +46,8 @@ def run_metadata(run_id: str, n_layer: int, d_model: int, tokens: float, grid: s
     return {"run_id": run_id, "status": "completed", "diverged_step": -1, "n_layer": n_layer, "d_model": d_model,
             "n_head": n_head, "d_ff": ff_ratio * d_model, "n_ctx": N_CTX, "vocab_size": VOCAB,
             "params_non_embedding": n, "params_total": n + embed, "params_embedding": embed,
+            "params_token_embedding": d_model * VOCAB, "params_position_embedding": d_model * N_CTX,
+            "params_output_head": 0, "tie_embeddings": True,
             "flops_per_token_6n": 6.0 * n, "flops_per_token_6n_logits": 6.0 * (n + d_model * VOCAB),
             "flops_per_token_palm": 6.0 * n + 12.0 * n_layer * N_CTX * d_model,
             "flops_per_token_exact": 6.0 * (n + d_model * VOCAB) + 6.0 * n_layer * N_CTX * d_model,
@@ -114,4 +118,82 @@ def as_frames(results: list[tuple[dict, pd.DataFrame]]) -> tuple[pd.DataFrame, p
     runs = pd.DataFrame([meta for meta, _ in results])
     curves = pd.concat([curve.assign(**{k: v for k, v in meta.items() if k not in curve}) for meta, curve in results],
                        ignore_index=True)
+    return runs, curves
+
+
+OPTIMUM_DECADES = 3.0  # sizes per budget span three decades of N around the optimum (issue 14's test design)
+
+
+def law_with_a(a: float, alpha_plus_beta: float = pub.CHINCHILLA_ALPHA + pub.CHINCHILLA_BETA) -> Law:
+    """Hoffmann 2022 eq. 10 with α and β re-split so that a = β/(α+β) (eq. 4) takes the given value."""
+    return Law(alpha=(1 - a) * alpha_plus_beta, beta=a * alpha_plus_beta)
+
+
+def final_points(law: Law, budgets, sizes_per_budget: int = 13, noise: float = 0.005, seed: int = 0,
+                 shared_sizes: bool = False, offsets_decades=(0.0,)) -> pd.DataFrame:
+    """One final point per (budget, size), D = C/(6N), sizes spanning OPTIMUM_DECADES around each budget's
+    exact N_opt shifted by offsets_decades (cycled over the budgets: the optimum off the middle of the sizes,
+    where a profile's asymmetry biases a parabola through all of them), loss times log-normal noise. With
+    shared_sizes, every budget takes its sizes from one log-spaced grid (so a size has final points at
+    several budgets), else each budget has its own."""
+    rng, half = np.random.default_rng(seed), OPTIMUM_DECADES / 2
+    step = OPTIMUM_DECADES / (sizes_per_budget - 1)
+    rows = []
+    for c, offset in zip(budgets, itertools.cycle(offsets_decades)):
+        centre = np.log10(law.n_opt(c)) + offset
+        if shared_sizes:
+            centre = np.round(centre / step) * step
+        for log_n in centre + np.linspace(-half, half, sizes_per_budget):
+            n = 10.0**log_n
+            d = c / (pub.FLOPS_PER_PARAM_TOKEN * n)
+            loss = float(law(n, d)) * math.exp(rng.normal(0, noise))
+            rows.append({"run_id": f"c{c:.3g}-n{n:.4g}", "status": "completed", "grid": "isoflop",
+                         "compute_budget": float(c), "params_non_embedding": n, "tokens": d,
+                         "flops_per_token_6n": pub.FLOPS_PER_PARAM_TOKEN * n, "final_test_loss": loss,
+                         "best_test_loss": loss})
+    return pd.DataFrame(rows)
+
+
+def law_curves(law: Law, sizes, compute_range: tuple[float, float], noise: float = 0.005, seed: int = 0,
+               points: int = CURVE_POINTS) -> pd.DataFrame:
+    """Learning curves of models of the given sizes, each from compute_range[0] to compute_range[1] (6ND),
+    the law at the tokens seen so far times independent log-normal noise per point."""
+    rng, frames = np.random.default_rng(seed), []
+    for i, n in enumerate(np.asarray(sizes, float)):
+        tokens = np.geomspace(*compute_range, points) / (pub.FLOPS_PER_PARAM_TOKEN * n)
+        loss = law(n, tokens) * np.exp(rng.normal(0, noise, points))
+        frames.append(pd.DataFrame({"run_id": f"n{i:02d}", "status": "completed", "params_non_embedding": n,
+                                    "tokens": tokens, "compute_6n": pub.FLOPS_PER_PARAM_TOKEN * n * tokens,
+                                    "test_loss": loss}))
+    return pd.concat(frames, ignore_index=True)
+
+
+TRUNK_EXCESS = 0.05  # a trunk at constant learning rate sits 5% above the law; its cooldown branches reach it
+
+
+def branched_runs(law: Law, sizes, budgets, points_per_branch: int = 6) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(runs, curves) of one `wsd` trunk per size with a cooldown branch per budget, D = C/(6N): each branch's
+    curve repeats its trunk's rows (the law times 1 + TRUNK_EXCESS) up to the fork at 80% of its D, then
+    cools down to the law at D, its final loss. Columns as load_runs / load_curves give them."""
+    runs, curves = [], []
+    for i, n in enumerate(np.asarray(sizes, float)):
+        d_all = np.asarray(budgets, float) / (pub.FLOPS_PER_PARAM_TOKEN * n)
+        trunk_tokens = np.round(np.geomspace(d_all.min() / 10, 0.8 * d_all.max(), 16))
+        for j, d in enumerate(np.round(d_all)):
+            fork = float(np.round(0.8 * d))
+            before = trunk_tokens[trunk_tokens < fork]
+            cooldown = np.round(np.linspace(fork, d, points_per_branch))
+            excess = np.r_[np.full(len(before), TRUNK_EXCESS), TRUNK_EXCESS * (1 - (cooldown - fork) / (d - fork))]
+            tokens = np.r_[before, cooldown]
+            run_id = f"n{i}-b{j}"
+            curve = pd.DataFrame({"run_id": run_id, "tokens": tokens, "test_loss": law(n, tokens) * (1 + excess),
+                                  "compute_6n": pub.FLOPS_PER_PARAM_TOKEN * n * tokens})
+            runs.append({"run_id": run_id, "status": "completed", "params_non_embedding": n, "tokens": d,
+                         "flops_per_token_6n": pub.FLOPS_PER_PARAM_TOKEN * n, "schedule": "wsd",
+                         "trunk_id": f"n{i}", "fork_step": int(fork // 1024), "fork_tokens": int(fork),
+                         "final_test_loss": float(law(n, d)), "best_test_loss": float(law(n, d)),
+                         "grid": "n_grid", "compute_budget": np.nan})
+            curves.append(curve)
+    runs = pd.DataFrame(runs)
+    curves = pd.concat(curves, ignore_index=True).merge(runs.drop(columns=["tokens"]), on="run_id")
     return runs, curves

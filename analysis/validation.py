@@ -11,6 +11,7 @@ from analysis.chinchilla import fit_chinchilla_arrays
 from analysis.data import select_grid
 from analysis.frontier import compute_envelope, fit_compute_frontier
 from analysis.isoflop import fit_isoflop, isoflop_minima
+from analysis.optimum import merge_budgets
 from analysis.joint import fit_kaplan_nd_arrays, joint_arrays
 from analysis.powerlaw import fit_aggregated
 from analysis.result import FitResult
@@ -79,7 +80,7 @@ def extrapolate_isoflop(runs: pd.DataFrame, loss_col: str) -> dict:
         return _row("IsoFLOP N_opt", "-", math.nan, math.nan, "no isoflop runs")
     largest = minima["budget"].max()
     target = minima[minima["budget"] == largest].iloc[0]
-    fit = fit_isoflop(runs[runs["compute_budget"] != largest], loss_col=loss_col, n_boot=0)
+    fit = fit_isoflop(runs[merge_budgets(runs["compute_budget"]) != largest], loss_col=loss_col, n_boot=0)
     predicted = float(fit.predict(target["C"])) if fit.ok and target["ok"] else math.nan
     note = fit.notes() + ("; held-out minimum not bracketed" if target["edge"] else "")
     return _row("IsoFLOP N_opt", f"C={largest:.3g}", predicted, float(target["N_opt"]), note)

@@ -44,3 +44,24 @@ def test_bootstrap_is_reproducible_with_a_seed():
 def test_no_bootstrap_means_no_interval_rather_than_a_fake_one():
     fit = fit_loss_vs_params(n_grid_runs(noise=0.01), n_boot=0)
     assert all(np.isnan(fit.interval("alpha_N")))
+
+
+def test_standard_errors_are_the_spread_of_the_same_refits_as_the_intervals():
+    from analysis.bootstrap import bootstrap_params
+
+    runs = n_grid_runs(noise=0.01)
+    fit = fit_loss_vs_params(runs, n_boot=50, seed=3)
+    chosen = runs[runs["tokens"] == runs["tokens"].max()]
+    samples, _ = bootstrap_params(lambda f: fit_loss_vs_params(f, n_boot=0), chosen, 50, 3)
+    assert abs(fit.std_error("alpha_N") - samples["alpha_N"].std(ddof=1)) < 1e-12
+    assert 0 < fit.std_error("alpha_N") < width(fit) / 2
+
+
+def test_the_objective_is_the_sum_of_squared_log_residuals():
+    from analysis.powerlaw import fit_power_law
+
+    x, noise = np.array([1.0, 10, 100, 1000]), np.array([0.01, -0.01, 0.0, 0.0])
+    fit = fit_power_law(x, (1e6 / x) ** 0.1 * np.exp(noise))
+    # by hand: OLS of log L on log x through these 4 points leaves residuals (noise - fitted line of noise)
+    line = np.polyval(np.polyfit(np.log(x), noise, 1), np.log(x))
+    assert abs(fit.objective - np.sum((noise - line) ** 2)) < 1e-12

@@ -3,11 +3,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
+
 from analysis.synthetic import write_synthetic_folder
 from harness.store import load_runs
 
 ROOT = Path(__file__).resolve().parents[1]
-FIGURES = ("figure1_scaling", "isoflop", "architecture_shape", "architecture_embeddings")
+FIGURES = ("figure1_scaling", "isoflop", "compute_optimal_size", "architecture_shape", "architecture_embeddings")
 
 
 def run_script(*args):
@@ -25,11 +27,18 @@ def test_analyze_writes_report_figures_and_tables(tmp_path):
         assert (out / f"{name}.png").stat().st_size > 0 and (out / f"{name}.pdf").stat().st_size > 0
     report = (out / "report.md").read_text()
     for text in ("α_N", "α_D", "α_C (6n)", "a (IsoFLOP)", "Kaplan 2020 eq. 1.1", "n_grid-diverged",
-                 "Architecture independence", "known entropy rate"):
+                 "Architecture independence", "known entropy rate", "Counting conventions", "Pearce & Song 2024",
+                 "N_opt ∝ C^a, frontier: final points (6n)", "N_opt ∝ C^a, frontier: envelope of curves (6n)",
+                 "Schedules: 52 cosine runs"):
         assert text in report, text
     assert "data:image/png;base64," in (out / "report.html").read_text()
-    for table in ("exponents", "compute_conventions", "extrapolation", "model_comparison", "excluded_runs"):
+    for table in ("exponents", "compute_conventions", "extrapolation", "model_comparison", "excluded_runs",
+                  "counting_conventions"):
         assert (out / f"{table}.csv").exists(), table
+    conventions = pd.read_csv(out / "counting_conventions.csv")
+    assert len(conventions) == 3 * 4 * 2  # N countings x FLOP conventions x final / mid-run points
+    total = conventions[(conventions["N counts"] == "total") & (conventions["C counts"] == "6n")]
+    assert set(total["points"]) == {"final", "mid-run"} and total["α (Chinchilla)"].notna().all()
     iso_row = next(line for line in report.splitlines() if line.startswith("| a (IsoFLOP)"))
     assert abs(float(iso_row.split("|")[2]) - 0.4516) < 0.02  # a = β/(α+β) of Hoffmann 2022 eq. 10
 

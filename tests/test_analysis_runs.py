@@ -117,7 +117,7 @@ def test_report_rows_carry_their_own_r2_and_each_fit_its_bootstrap_count():
     analysis = run_analysis(RUNS, CURVES, AnalysisOptions(n_boot=4, max_starts=5))
     table = exponent_table(analysis).set_index("quantity")
     frontier, iso = analysis.frontiers["6n"], analysis.isoflops["6n"]
-    a_row = table.loc["N_opt ∝ C^a, frontier (6n)", "r2_log"]
+    a_row = table.loc["N_opt ∝ C^a, frontier: envelope of curves (6n)", "r2_log"]
     assert a_row == frontier.extra["r2_log_of"]["a_Nopt"] and a_row != frontier.r2_log
     assert table.loc["b (IsoFLOP)", "r2_log"] == iso.extra["r2_log_of"]["b"] != iso.r2_log
     assert table.loc["α_C (6n)", "r2_log"] == frontier.r2_log
