@@ -11,8 +11,9 @@ from typing import Callable, Optional
 import torch
 import torch.nn.functional as F
 
-from harness.checkpoint import load_checkpoint, save_checkpoint
+from harness.checkpoint import load_checkpoint, log_resumed, save_checkpoint
 from harness.data import PreparedData, TrainWindows, test_windows
+from harness.divergence import find_divergence, mark_diverged, non_finite, train_unigram_loss
 from harness.device import autocast_for, compiled
 from harness.resolve import ResolvedRun
 from harness.schedule import evenly_spaced_steps, log_spaced_steps, lr_at
@@ -35,6 +36,7 @@ class CurveState:
     loss_count: int = 0
     status: str = "running"
     diverged_step: int = -1
+    diverged_rule: str = ""  # which harness.divergence rule fired; '' while none has
     final_test_loss: float = math.nan
     """Loss on the whole held-out set after the last step (the curve uses a fixed subset throughout)."""
     final_test_loss_sem: float = math.nan
@@ -47,6 +49,7 @@ class TrainOutcome:
     rows: list
     status: str
     diverged_step: int
+    diverged_rule: str
     wall_time_s: float
     epochs: float
     device: str
@@ -136,6 +139,7 @@ class Trainer:
         self.row_steps = self.eval_steps | set(evenly_spaced_steps(run.steps, t.train_log_points))
         self.flops_per_token = {k: f(run.gpt) for k, f in TRAIN_FLOPS_PER_TOKEN.items()}
         self.state = CurveState()
+        self.unigram_nats = train_unigram_loss(data)  # the divergence rules' ceiling
 
     def _resume(self) -> None:
         saved = load_checkpoint(self.ckpt_path, self.device)
@@ -146,6 +150,7 @@ class Trainer:
         self.model.load_state_dict(saved["model"])
         self.opt.load_state_dict(saved["optimizer"])
         self.state = CurveState(**saved["curve"])
+        log_resumed(self.ckpt_path, self.state.step, self.run.steps)
 
     def _checkpoint(self) -> None:
         self.on_checkpoint()
@@ -193,7 +198,7 @@ class Trainer:
             loss, lr = self._step(s.step)
             s.step += 1
             if not math.isfinite(loss):
-                s.status, s.diverged_step = "diverged", s.step
+                mark_diverged(s, non_finite(s.step, loss), f"run {self.run.run_id[:8]}")
                 break
             s.loss_sum, s.loss_count = s.loss_sum + loss, s.loss_count + 1
             if s.step in self.row_steps:
@@ -203,6 +208,9 @@ class Trainer:
                 row["elapsed_s"] = s.elapsed_s
                 s.rows.append(row)
                 self.on_row(row)
+                if (found := find_divergence(s.rows, self.unigram_nats, self.run.steps)) is not None:
+                    mark_diverged(s, found, f"run {self.run.run_id[:8]}")
+                    break
             s.elapsed_s += time.perf_counter() - t0
             if time.perf_counter() - last_ckpt >= interval:
                 self._checkpoint()
@@ -213,5 +221,6 @@ class Trainer:
         if s.status == "running":
             s.status = "completed"
         return TrainOutcome(rows=s.rows, status=s.status, diverged_step=s.diverged_step,
+                            diverged_rule=s.diverged_rule,
                             wall_time_s=s.elapsed_s, epochs=self.sampler.epochs, device=str(self.device),
                             final_test_loss=s.final_test_loss, final_test_loss_sem=s.final_test_loss_sem)
