@@ -33,7 +33,7 @@ class RunResult:
     """What happened to one requested run."""
 
     run_id: str
-    action: str  # 'trained', 'skipped' (already finished), 'busy' (another process holds it)
+    action: str  # 'trained', 'skipped' (already finished), 'busy' (another process holds it), 'failed'
     path: Path | None
     status: str | None
 

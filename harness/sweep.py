@@ -22,8 +22,10 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from configs.errors import ConfigError
 from configs.grid import sweep_axes_to_grid
-from configs.run import CONFIG_DIR, to_run_config
+from configs.run import CONFIG_DIR, composition_error, to_run_config
+from harness.failures import run_failed
 from harness.plan import PlannedRun, build_plan, format_plan, point_of, read_plan, sweep_progress, write_plan
+from harness.quarantine import check_results_folder
 from harness.resolve import resolve
 from harness.runner import RunResult, execute, tidy_finished
 
@@ -72,7 +74,7 @@ def compose_base(line: CommandLine) -> DictConfig:
         raise ConfigError(group or "defaults", name,
                           f"no such config; valid: {sorted(exc.options or [])}{hint}") from exc
     except ConfigCompositionException as exc:  # an unknown key or a mistyped value on the command line
-        raise ConfigError("command line", " ".join(line.overrides), str(exc).replace("\n", " ")) from exc
+        raise composition_error(exc, line.overrides) from exc
     grid = sweep_axes_to_grid(line.axes)
     if grid is not None:
         cfg.sweep.grids = [OmegaConf.structured(grid)]
@@ -83,9 +85,10 @@ def compose_base(line: CommandLine) -> DictConfig:
 def plan_sweep(line: CommandLine) -> tuple[DictConfig, List[PlannedRun], int]:
     """Compose and validate every point: (task config, plan, jobs the launcher runs side by side).
 
-    Raises ConfigError before anything is written.
+    Raises ConfigError before anything is written, ResultsError for an unreadable run file in the folder.
     """
     cfg = compose_base(line)
+    check_results_folder(cfg.sweep.results_dir, cfg.sweep.quarantine)  # before build_plan reads any result
     jobs = configured_jobs(cfg)
     with open_dict(cfg):
         cfg.pop("hydra")  # composed only to validate launcher choices; runs are built from the task config
@@ -168,4 +171,7 @@ def run_job(cfg: DictConfig) -> RunResult:
                           "the code or config changed since the plan was written: re-run scripts/sweep.py")
     log.info("[sweep: %s] point %d: %s", sweep_progress(plan, run_cfg.sweep.results_dir), cfg.sweep.point,
              point.describe())
-    return execute(run, parallel_jobs=parallel_jobs(), force=cfg.sweep.force)
+    try:
+        return execute(run, parallel_jobs=parallel_jobs(), force=cfg.sweep.force)
+    except OSError as exc:  # a file it could not write fails this run alone; scripts/sweep.py counts it
+        return run_failed(run, exc)
