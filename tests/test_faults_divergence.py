@@ -7,6 +7,7 @@ import logging
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from harness import divergence, store, trainer
@@ -116,3 +117,14 @@ def test_healthy_tiny_run_trips_no_rule(run_config, tmp_path):
     curve, meta = store.read_run(store.run_path(tmp_path, run.run_id))
     assert meta["diverged_rule"] == ""
     assert curve["train_loss"].max() <= curve["train_loss"].iloc[0] * 1.01
+
+
+def test_excluded_runs_name_the_rule_that_fired():
+    from analysis.data import split_by_status
+
+    runs = pd.DataFrame({"run_id": ["ok", "rose", "old"], "status": ["completed", "diverged", "diverged"],
+                         "final_test_loss": [3.0, math.nan, 5.0], "tokens": [512] * 3, "n_layer": [1] * 3,
+                         "d_model": [16] * 3, "diverged_step": [-1, 2, 3], "diverged_rule": ["", "rise", None]})
+    usable, excluded = split_by_status(runs)
+    assert list(usable["run_id"]) == ["ok"]
+    assert list(excluded["reason"]) == ["status=diverged (rule rise)", "status=diverged"]  # 'old': written before rules
