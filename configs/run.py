@@ -55,8 +55,9 @@ def _type_name(annotation: object) -> str:
 
 def _unknown_key_error(key: str, value: object, name: str, schema: object) -> ConfigError:
     fields = [f.name for f in dataclasses.fields(schema)] if dataclasses.is_dataclass(schema) else []
-    near = difflib.get_close_matches(name, fields, n=3) or fields
-    return ConfigError(key, value, f"no such key {name!r}; nearest valid keys: {near}")
+    near = difflib.get_close_matches(name, fields, n=3)
+    return ConfigError(key, value, f"no such key {name!r}; nearest valid keys: {near}" if near
+                       else f"no such key {name!r}; valid keys: {fields}")
 
 
 def config_error_of(exc: OmegaConfBaseException, override: str | None = None) -> ConfigError:
