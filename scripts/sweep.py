@@ -46,16 +46,16 @@ def main() -> int:
     print_plan(plan, flops_per_s)
     if cfg.sweep.dry_run:
         return 0
-    try:
-        tidy_finished_runs(plan)
-        arguments = hydra_arguments(line, cfg, plan, flops_per_s, jobs) if any(not p.done for p in plan) \
-            or cfg.sweep.force else None
-    except OSError as exc:  # the plan cannot be written (read-only folder, full disk): no run can start
-        log.error("%s", describe(exc))
-        return 1
-    if arguments is not None:
-        sys.argv = [sys.argv[0], *arguments]
+    if any(not p.done for p in plan) or cfg.sweep.force:
+        try:
+            tidy_finished_runs(plan)
+            sys.argv = [sys.argv[0], *hydra_arguments(line, cfg, plan, flops_per_s, jobs)]
+        except OSError as exc:  # the plan cannot be written (read-only folder, full disk): no run can start
+            log.error("%s", describe(exc))
+            return 1
         job()
+    else:
+        tidy_finished_runs(plan)
     results = Path(cfg.sweep.results_dir)
     missing = [p for p in plan if not store.run_path(results, p.run.run_id).exists()]
     log.info("sweep done: %d of %d runs have results in %s", len(plan) - len(missing), len(plan), results / "runs")

@@ -117,6 +117,18 @@ def test_a_run_whose_results_folder_cannot_be_made_fails_naming_it(run_config, t
     assert describe(raised.value) == f"could not write {tmp_path / 'a_file' / 'results' / 'claims'}: Not a directory"
 
 
+@pytest.mark.slow
+def test_sweep_into_a_folder_that_cannot_be_made_exits_1_with_one_line(run_script, tmp_path):
+    (tmp_path / "a_file").write_text("")
+    results = tmp_path / "a_file" / "results"
+    done = run_script("sweep.py", ["sweep=smoke", f"sweep.results_dir={results}", "sweep.analyze=false"], tmp_path)
+    assert done.returncode == 1
+    errors = [line for line in done.stdout.splitlines() if "could not write" in line]
+    assert len(errors) == 1
+    assert f"could not write {results}/plans/" in errors[0] and errors[0].endswith(": Not a directory")
+    assert "Traceback" not in done.stdout
+
+
 # The sweep script in-process (the basic launcher runs its jobs there), with torch.save failing like a full disk
 # for the first checkpoint written: the first run fails, the others are trained.
 FAILING_SWEEP = textwrap.dedent("""
