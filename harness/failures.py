@@ -41,3 +41,19 @@ def failed_runs(plan: List[PlannedRun], results_dir: str | Path) -> List[Planned
         if not claims.held_by_live_process(claims.claim_path(results_dir, run.run_id), stale_claim_s(run)):
             failed.append(planned)
     return failed
+
+
+def report_outcome(plan: List[PlannedRun], results_dir: str | Path) -> int:
+    """Log the sweep's last lines: runs with results, runs left to other processes, runs that failed.
+    Returns the exit status: 1 when any run failed, else 0."""
+    missing = [p for p in plan if not store.run_path(results_dir, p.run.run_id).exists()]
+    log.info("sweep done: %d of %d runs have results in %s", len(plan) - len(missing), len(plan),
+             store.runs_dir(results_dir))
+    failed = failed_runs(plan, results_dir)
+    if len(missing) > len(failed):  # left to another live process (its claim): re-running picks them up
+        log.warning("%d runs have no result yet (claimed by another process); re-run the same command to train "
+                    "them", len(missing) - len(failed))
+    if failed:
+        log.error("%d of %d runs failed (see the errors above); re-run the same command to retry them",
+                  len(failed), len(plan))
+    return 1 if failed else 0

@@ -17,7 +17,7 @@ from omegaconf import DictConfig
 from configs.errors import ConfigError
 from configs.run import register
 from harness import store
-from harness.failures import describe, failed_runs
+from harness.failures import describe, report_outcome
 from harness.plan import measure_matmul_flops
 from harness.sweep import (hydra_arguments, plan_sweep, print_plan, run_job, split_command_line,
                            tidy_finished_runs)
@@ -57,15 +57,7 @@ def main() -> int:
     else:
         tidy_finished_runs(plan)
     results = Path(cfg.sweep.results_dir)
-    missing = [p for p in plan if not store.run_path(results, p.run.run_id).exists()]
-    log.info("sweep done: %d of %d runs have results in %s", len(plan) - len(missing), len(plan), results / "runs")
-    failed = failed_runs(plan, results)
-    if len(missing) > len(failed):  # left to another live process (its claim): re-running picks them up
-        log.warning("%d runs have no result yet (claimed by another process); re-run the same command to train "
-                    "them", len(missing) - len(failed))
-    if failed:
-        log.error("%d of %d runs failed (see the errors above); re-run the same command to retry them",
-                  len(failed), len(plan))
+    if report_outcome(plan, results) != 0:  # some runs failed: the analysis waits for them
         return 1
     analyze = Path(__file__).with_name("analyze.py")
     if cfg.sweep.analyze and analyze.exists():
