@@ -98,3 +98,28 @@ def check_overrides(config_name: str, overrides: list[str]) -> None:
             compose(config_name, overrides=overrides)
         except ConfigCompositionException as exc:
             raise composition_error(exc, overrides) from exc
+
+
+# Hydra flags that choose another primary config: a command line holding one is left to Hydra unchecked.
+CONFIG_CHOICE_FLAGS = ("-cn", "--config-name", "-cp", "--config-path", "-cd", "--config-dir")
+
+
+def check_command_line(config_name: str, argv: list[str]) -> None:
+    """check_overrides on the plain `key=value` overrides of a Hydra command line; flags, sweeps (`a=1,2`) and
+    what Hydra cannot parse are left to Hydra itself."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import OverrideParseException
+
+    if any(a.split("=", 1)[0] in CONFIG_CHOICE_FLAGS for a in argv):
+        return
+    parser, plain = OverridesParser.create(), []
+    for arg in argv:
+        if arg.startswith("-") or "=" not in arg:
+            continue
+        try:
+            (override,) = parser.parse_overrides([arg])
+        except OverrideParseException:
+            continue
+        if not override.is_sweep_override():
+            plain.append(arg)
+    check_overrides(config_name, plain)

@@ -8,7 +8,7 @@ import hydra
 from omegaconf import DictConfig
 
 from configs.errors import ConfigError
-from configs.run import check_overrides, register, to_run_config
+from configs.run import check_command_line, register, to_run_config
 from harness import store
 from harness.failures import describe
 from harness.quarantine import check_results_folder
@@ -35,7 +35,7 @@ def main(cfg: DictConfig) -> None:
 
 if __name__ == "__main__":
     try:  # Hydra's own message for a mistyped value or unknown key names neither the type nor the valid keys
-        check_overrides("run", [a for a in sys.argv[1:] if not a.startswith("-")])
+        check_command_line("run", sys.argv[1:])
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)

@@ -8,7 +8,7 @@ import pytest
 
 from configs.data import DataConfig, HFDataConfig
 from configs.errors import ConfigError
-from configs.run import check_overrides
+from configs.run import check_command_line, check_overrides
 from harness.data import prepare_data
 
 BAD_VALUES = {  # override -> the one line the error must be
@@ -35,6 +35,13 @@ def test_train_overrides_are_checked_the_same_way(override):
     with pytest.raises(ConfigError) as raised:
         check_overrides("run", [override])
     assert str(raised.value) == BAD_VALUES[override]
+
+
+def test_train_command_line_check_leaves_flags_and_sweeps_to_hydra():
+    check_command_line("run", ["--cfg", "job", "-m", "model.d_model=64,128", "hydra.job.chdir=false"])
+    check_command_line("run", ["--config-name", "other", "model.dmodel=3"])  # another primary config: Hydra's
+    with pytest.raises(ConfigError, match="model.dmodel='3': no such key 'dmodel'"):
+        check_command_line("run", ["-m", "model.d_model=64,128", "model.dmodel=3"])
 
 
 @pytest.mark.slow
