@@ -93,6 +93,7 @@ def check_overrides(config_name: str, overrides: list[str]) -> None:
     from hydra import compose, initialize_config_dir
     from hydra.errors import ConfigCompositionException
 
+    register()  # the yaml files name the schema
     with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
         try:
             compose(config_name, overrides=overrides)
