@@ -14,7 +14,8 @@ from harness.resolve import resolve
 from harness.runner import execute
 from harness.trainer import RunInterrupted
 
-ONE_RUN = ["sweep=smoke", "sweep.grids=[]", "model.d_model=16", "model.n_layer=1", "train.threads=1", "sweep.analyze=false"]
+ONE_RUN = ["sweep=smoke", "sweep.grids=[]", "model.d_model=16", "model.n_layer=1", "train.threads=1",
+           "sweep.analyze=false"]
 
 
 def _truncate(path):
