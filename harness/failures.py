@@ -19,10 +19,11 @@ log = logging.getLogger("scalinglab")
 
 
 def describe(exc: OSError) -> str:
-    """'could not write <path>: <cause>' for any OSError (a WriteError already reads so)."""
+    """One line naming the path and the cause: a WriteError's 'could not write <path>: <cause>', or
+    '<path>: <cause>' for another OSError (a folder that could not be made, a file that could not be read)."""
     if isinstance(exc, store.WriteError) or not exc.filename:
         return str(exc)
-    return f"could not write {exc.filename}: {exc.strerror or exc}"
+    return f"{exc.filename}: {exc.strerror or exc}"
 
 
 def run_failed(run: ResolvedRun, exc: OSError) -> RunResult:

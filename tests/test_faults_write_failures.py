@@ -93,8 +93,7 @@ def test_permission_denied_names_the_path(write_fake_run, tmp_path, monkeypatch)
 
 
 def test_describe_names_the_path_of_a_plain_os_error():
-    assert describe(NotADirectoryError(errno.ENOTDIR, "Not a directory", "/r/claims")) == \
-        "could not write /r/claims: Not a directory"
+    assert describe(NotADirectoryError(errno.ENOTDIR, "Not a directory", "/r/claims")) == "/r/claims: Not a directory"
 
 
 @pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o002, 0o664), (0o077, 0o600)])
@@ -114,7 +113,7 @@ def test_a_run_whose_results_folder_cannot_be_made_fails_naming_it(run_config, t
     run = resolve(run_config(tmp_path / "a_file" / "results"))
     with pytest.raises(OSError) as raised:
         execute(run)
-    assert describe(raised.value) == f"could not write {tmp_path / 'a_file' / 'results' / 'claims'}: Not a directory"
+    assert describe(raised.value) == f"{tmp_path / 'a_file' / 'results' / 'claims'}: Not a directory"
 
 
 @pytest.mark.slow
