@@ -34,8 +34,9 @@ def split_by_status(runs: pd.DataFrame, loss_col: str = "final_test_loss") -> tu
     not_completed = runs["status"] != "completed"
     no_loss = ~np.isfinite(pd.to_numeric(runs[loss_col], errors="coerce"))
     excluded = runs[not_completed | no_loss].copy()
-    reason = np.where(not_completed[excluded.index], "status=" + excluded["status"].astype(str),
-                      f"non-finite {loss_col}")
+    rule = excluded.get("diverged_rule", pd.Series("", index=excluded.index)).fillna("").astype(str)
+    status = "status=" + excluded["status"].astype(str) + np.where(rule != "", " (rule " + rule + ")", "")
+    reason = np.where(not_completed[excluded.index], status, f"non-finite {loss_col}")
     table = pd.DataFrame({
         "run_id": excluded["run_id"], "status": excluded["status"], "shape": shape_label(excluded),
         "tokens": excluded["tokens"],

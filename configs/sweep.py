@@ -45,6 +45,9 @@ class SweepConfig:
     """Print the plan (runs, N, D, C, estimated time) and exit without training."""
     force: bool = False
     """Re-train runs whose results already exist."""
+    quarantine: bool = False
+    """Move unreadable or foreign run files of results_dir to results_dir/quarantine/runs/ (never deleted) and
+    train their runs again; without it such a file stops the sweep at planning, naming it."""
     analyze: bool = True
     """Run the analysis stage on the results folder after the sweep."""
     plan_file: Optional[str] = None

@@ -84,6 +84,12 @@ def try_claim(path: Path, stale_after_s: float) -> Claim | None:
     return None
 
 
+def held_by_live_process(path: Path, stale_after_s: float) -> bool:
+    """Whether a claim file is at `path` and is not stale (the rules of try_claim); nothing is touched."""
+    seen = _read(path)
+    return seen is not None and not _is_stale(seen[0], seen[2], stale_after_s)
+
+
 def _read(path: Path) -> tuple[str, tuple[int, int, int], float] | None:
     """(text, identity, mtime) of the claim file, read through one descriptor so that all three belong to the
     same file; '' while half written; None when there is no claim any more. The identity (device, inode,

@@ -10,6 +10,7 @@ import pandas as pd
 import torch
 
 from harness.data import PreparedData
+from harness.divergence import train_unigram_loss
 from harness.resolve import ResolvedRun
 from harness.store import CURVE_COLUMNS
 from harness.trainer import TrainOutcome
@@ -36,6 +37,7 @@ def run_metadata(run: ResolvedRun, data: PreparedData, outcome: TrainOutcome, pr
     final, best = _losses(outcome)
     meta = {
         "run_id": run.run_id, "status": outcome.status, "diverged_step": outcome.diverged_step,
+        "diverged_rule": outcome.diverged_rule, "train_unigram_loss_nats": train_unigram_loss(data),
         "n_layer": g.n_layer, "d_model": g.d_model, "n_head": g.n_head, "d_ff": g.d_ff, "n_ctx": g.n_ctx,
         "vocab_size": g.vocab_size, "tie_embeddings": g.tie_embeddings,
         "params_non_embedding": p.non_embedding, "params_total": p.total, "params_embedding": p.embedding,

@@ -33,7 +33,7 @@ class RunResult:
     """What happened to one requested run."""
 
     run_id: str
-    action: str  # 'trained', 'skipped' (already finished), 'busy' (another process holds it)
+    action: str  # 'trained', 'skipped' (already finished), 'busy' (another process holds it), 'failed'
     path: Path | None
     status: str | None
 
@@ -165,6 +165,4 @@ def train_checked(trainer: Trainer, run: ResolvedRun) -> TrainOutcome:
                               "train this run from the start") from exc
         raise data_changed_error(run, f"the saved state {exc.path}", exc.saved, exc.now) from exc
     except ForeignState as exc:
-        raise ConfigError("sweep.results_dir", str(results_dir),
-                          f"run {run.run_id[:8]}: the saved state {exc} (another run's or trunk's state under this "
-                          "name): move that file away to train from the start") from exc
+        raise ConfigError("sweep.results_dir", str(results_dir), f"run {run.run_id[:8]}: the saved state {exc}") from exc

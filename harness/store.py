@@ -48,27 +48,60 @@ def run_path(results_dir: str | os.PathLike, run_id: str) -> Path:
     return runs_dir(results_dir) / f"{run_id}.parquet"
 
 
+class WriteError(OSError):
+    """A file could not be written; the message names the file and the cause (errno kept where there is one)."""
+
+    def __str__(self) -> str:
+        return str(self.strerror)
+
+
+def current_umask() -> int:
+    """The process umask, read without changing it where Linux /proc says it (os.umask can only set it)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass  # no /proc (macOS): fall back to setting and restoring it
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _reason(exc: BaseException) -> str:
+    """The cause of a failed write in a few words: the OS error's text, else the exception's own."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else errno.errorcode.get(getattr(exc, 'errno', 0) or 0, '')}"
+
+
 def atomic_write_bytes(path: Path, write) -> None:
     """Call `write(tmp_path)` then rename onto `path`, so readers never see a partial file.
 
-    On any failure (a full disk included) the temp file is removed and `path` keeps its old content;
-    an OSError is re-raised naming `path`. A SIGKILL can still leave `.<name>.*.tmp` behind:
-    readers skip dot-files, and `remove_temp_files` clears them.
+    The file gets the mode any program's new file gets (0666 less the umask), not mkstemp's 0600.
+    On any failure (a full disk, a read-only or missing folder, permission denied, whatever exception
+    torch or pyarrow raise) the temp file is removed, `path` keeps its old content, and a WriteError
+    naming `path` and the cause is raised. A SIGKILL can still leave `.<name>.*.tmp` behind: readers
+    skip dot-files, and `remove_temp_files` clears them.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.fchmod(fd, 0o666 & ~current_umask())
+        os.close(fd)
         write(tmp)
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        reason = exc.strerror or str(exc) or errno.errorcode.get(exc.errno or 0, "error")
-        raise OSError(exc.errno, f"could not write {path}: {reason}") from exc
+    except Exception as exc:  # every writer's failure (OSError, torch's RuntimeError, ArrowException) alike
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        raise WriteError(getattr(exc, "errno", None) or errno.EIO, f"could not write {path}: {_reason(exc)}") from exc
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
         raise
 
 

@@ -23,9 +23,11 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from configs.errors import ConfigError
 from configs.grid import sweep_axes_to_grid
-from configs.run import CONFIG_DIR
+from configs.run import CONFIG_DIR, composition_error
+from harness.failures import run_failed
 from harness.plan import PlannedRun, PlannedUnit, build_plan, estimate_seconds, format_plan, plan_units
 from harness.plan_file import read_plan, sweep_progress, unit_of, write_plan
+from harness.quarantine import check_results_folder
 from harness.runner import RunResult, tidy_finished
 from harness.units import execute_unit
 
@@ -74,7 +76,7 @@ def compose_base(line: CommandLine) -> DictConfig:
         raise ConfigError(group or "defaults", name,
                           f"no such config; valid: {sorted(exc.options or [])}{hint}") from exc
     except ConfigCompositionException as exc:  # an unknown key or a mistyped value on the command line
-        raise ConfigError("command line", " ".join(line.overrides), str(exc).replace("\n", " ")) from exc
+        raise composition_error(exc, line.overrides) from exc
     grid = sweep_axes_to_grid(line.axes)
     if grid is not None:
         cfg.sweep.grids = [OmegaConf.structured(grid)]
@@ -85,9 +87,10 @@ def compose_base(line: CommandLine) -> DictConfig:
 def plan_sweep(line: CommandLine) -> tuple[DictConfig, List[PlannedRun], int]:
     """Compose and validate every point: (task config, plan, jobs the launcher runs side by side).
 
-    Raises ConfigError before anything is written.
+    Raises ConfigError before anything is written, ResultsError for an unreadable run file in the folder.
     """
     cfg = compose_base(line)
+    check_results_folder(cfg.sweep.results_dir, cfg.sweep.quarantine)  # before build_plan reads any result
     jobs = configured_jobs(cfg)
     with open_dict(cfg):
         cfg.pop("hydra")  # composed only to validate launcher choices; runs are built from the task config
@@ -168,4 +171,7 @@ def run_job(cfg: DictConfig) -> List[RunResult]:
     what = f"trunk {first.trunk_id[:8]} with {len(runs)} budgets" if first.trunk_id else f"run {first.run_id[:8]}"
     log.info("[sweep: %s] unit %d: %s (%s)", sweep_progress(plan, first.config.sweep.results_dir), cfg.sweep.unit,
              what, first.grid)
-    return execute_unit(runs, parallel_jobs=parallel_jobs(), force=first.config.sweep.force)
+    try:
+        return execute_unit(runs, parallel_jobs=parallel_jobs(), force=first.config.sweep.force)
+    except OSError as exc:  # a file it could not write fails this unit alone; scripts/sweep.py counts its runs
+        return [run_failed(run, exc) for run in runs]

@@ -15,8 +15,9 @@ from typing import Callable, Optional
 import torch
 import torch.nn.functional as F
 
-from harness.checkpoint import load_checkpoint, save_checkpoint
+from harness.checkpoint import load_checkpoint, log_resumed, save_checkpoint
 from harness.data import PreparedData, TrainWindows, test_windows
+from harness.divergence import find_divergence, mark_diverged, non_finite, train_unigram_loss
 from harness.device import autocast_for, compiled
 from harness.resolve import ResolvedRun
 from harness.schedule import evenly_spaced_steps, log_spaced_steps
@@ -39,6 +40,7 @@ class CurveState:
     loss_count: int = 0
     status: str = "running"
     diverged_step: int = -1
+    diverged_rule: str = ""  # which harness.divergence rule fired; '' while none has
     final_test_loss: float = math.nan
     """Loss on the whole held-out set after the last step (the curve uses a fixed subset throughout)."""
     final_test_loss_sem: float = math.nan
@@ -51,6 +53,7 @@ class TrainOutcome:
     rows: list
     status: str
     diverged_step: int
+    diverged_rule: str
     wall_time_s: float
     epochs: float
     device: str
@@ -146,7 +149,8 @@ class CheckpointDataMismatch(Exception):
 
 
 class ForeignState(Exception):
-    """A saved state that belongs to another run or trunk than the one loading it."""
+    """A saved state that belongs to another run or trunk than the one loading it, or a fork state that could not
+    be read."""
 
     def __init__(self, path: Path, why: str):
         self.path = path
@@ -181,20 +185,26 @@ class Trainer:
         self.keep = dict(self.segment.keep)
         self.flops_per_token = {k: f(run.gpt) for k, f in TRAIN_FLOPS_PER_TOKEN.items()}
         self.state = CurveState()
+        self.unigram_nats = train_unigram_loss(data)  # the divergence rules' ceiling
 
     def _resume(self) -> None:
         source = self.segment.resume_from
         saved = None if source is None else load_checkpoint(source, self.device)
+        if saved is None and source is not None and source != self.ckpt_path:
+            raise ForeignState(source, "could not be read and was moved aside; re-run to train the trunk to this "
+                                       "fork again")
         if saved is None:
             return
         if saved.get("corpus_fingerprint") != self.corpus_fingerprint:
             raise CheckpointDataMismatch(saved.get("corpus_fingerprint"), self.corpus_fingerprint, source)
         for key, value in self.state_tag.items():
             if saved.get(key) != value:
-                raise ForeignState(source, f"{key} {saved.get(key)!r}, expected {value!r}")
+                raise ForeignState(source, f"has {key} {saved.get(key)!r}, expected {value!r} (another run's or "
+                                           "trunk's state under this name): move that file away to train from the start")
         self.model.load_state_dict(saved["model"])
         self.opt.load_state_dict(saved["optimizer"])
         self.state = CurveState(**saved["curve"])
+        log_resumed(self.run.run_id, source, self.state.step, self.run.steps)
 
     def _save(self, path: Path) -> None:
         save_checkpoint(path, {
@@ -245,7 +255,7 @@ class Trainer:
             loss, lr = self._step(s.step)
             s.step += 1
             if not math.isfinite(loss):
-                s.status, s.diverged_step = "diverged", s.step
+                mark_diverged(s, non_finite(s.step, loss), f"run {self.run.run_id[:8]}")
                 break
             s.loss_sum, s.loss_count = s.loss_sum + loss, s.loss_count + 1
             if s.step in self.row_steps:
@@ -255,6 +265,9 @@ class Trainer:
                 row["elapsed_s"] = s.elapsed_s
                 s.rows.append(row)
                 self.on_row(row)
+                if (found := find_divergence(s.rows, self.unigram_nats, self.run.steps)) is not None:
+                    mark_diverged(s, found, f"run {self.run.run_id[:8]}")
+                    break
             s.elapsed_s += time.perf_counter() - t0
             if s.step in self.keep:
                 self.on_checkpoint()
@@ -272,5 +285,6 @@ class Trainer:
         if s.status == "running" and s.step == self.run.steps:
             s.status = "completed"
         return TrainOutcome(rows=s.rows, status=s.status, diverged_step=s.diverged_step,
+                            diverged_rule=s.diverged_rule,
                             wall_time_s=s.elapsed_s, epochs=self.sampler.epochs, device=str(self.device),
                             final_test_loss=s.final_test_loss, final_test_loss_sem=s.final_test_loss_sem)

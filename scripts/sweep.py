@@ -17,6 +17,7 @@ from omegaconf import DictConfig
 from configs.errors import ConfigError
 from configs.run import register
 from harness import store
+from harness.failures import describe, report_outcome
 from harness.plan import measure_matmul_flops
 from harness.sweep import (hydra_arguments, plan_sweep, print_plan, run_job, split_command_line,
                            tidy_finished_runs)
@@ -35,23 +36,29 @@ def main() -> int:
     line = split_command_line(sys.argv[1:])
     try:
         cfg, plan, jobs = plan_sweep(line)
-    except ConfigError as exc:
+    except (ConfigError, store.ResultsError) as exc:
         log.error("%s", exc)
         return 2
+    except OSError as exc:  # e.g. sweep.quarantine=true on a folder it cannot write
+        log.error("%s", describe(exc))
+        return 1
     flops_per_s = measure_matmul_flops()
     print_plan(plan, flops_per_s)
     if cfg.sweep.dry_run:
         return 0
-    tidy_finished_runs(plan)
     if any(not p.done for p in plan) or cfg.sweep.force:
-        sys.argv = [sys.argv[0], *hydra_arguments(line, cfg, plan, flops_per_s, jobs)]
+        try:
+            tidy_finished_runs(plan)
+            sys.argv = [sys.argv[0], *hydra_arguments(line, cfg, plan, flops_per_s, jobs)]
+        except OSError as exc:  # the plan cannot be written (read-only folder, full disk): no run can start
+            log.error("%s", describe(exc))
+            return 1
         job()
+    else:
+        tidy_finished_runs(plan)
     results = Path(cfg.sweep.results_dir)
-    missing = [p for p in plan if not store.run_path(results, p.run.run_id).exists()]
-    log.info("sweep done: %d of %d runs have results in %s", len(plan) - len(missing), len(plan), results / "runs")
-    if missing:  # left to another live process (its claim), or failed: re-running picks them up
-        log.warning("%d runs have no result yet (claimed by another process, or failed; see the log above); "
-                    "re-run the same command to train them", len(missing))
+    if report_outcome(plan, results) != 0:  # some runs failed: the analysis waits for them
+        return 1
     analyze = Path(__file__).with_name("analyze.py")
     if cfg.sweep.analyze and analyze.exists():
         return subprocess.call([sys.executable, str(analyze), str(results)])

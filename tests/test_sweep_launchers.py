@@ -9,7 +9,7 @@ from harness import store
 pytestmark = pytest.mark.slow  # trains real (tiny) models
 
 # Extra arguments per launcher. The basic launcher runs jobs one after another in the sweep's own
-# process; one torch thread keeps it fast on a shared 2-core machine (threads never change results).
+# process; one torch thread keeps it fast on a shared 2-core machine (the thread count stays out of the run id).
 LAUNCHERS = {
     "basic": ["train.threads=1"],
     "local_parallel": ["hydra/launcher=local_parallel"],  # joblib, 2 jobs, threads = cores // 2

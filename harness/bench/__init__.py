@@ -9,6 +9,7 @@
     sweep_time.py  where a finished sweep's wall time went
     ceiling.py     a whole preset: plain loop vs trainer vs the compute floor at the measured peak
     variants.py    candidate trainer changes, each timed against the trainer as it is
+    divergence_margins.py  how far healthy runs of a preset stay from the divergence rules (run as a module)
     noise.py       test-loss noise of one run against the paired difference of two (scripts/noise.py)
     report.py      markdown + parquet
     run.py         run_benchmark(BenchOptions): all of the above in one process

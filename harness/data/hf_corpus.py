@@ -19,13 +19,26 @@ from harness.data.documents import Document, SplitCorpus, split_corpus
 ROWS_PER_BATCH = 10_000
 
 
+def unreachable_errors() -> tuple[type[BaseException], ...]:
+    """What datasets and huggingface_hub raise when the Hub cannot be reached (offline mode included)."""
+    from huggingface_hub.errors import LocalEntryNotFoundError, OfflineModeIsEnabled
+
+    return ConnectionError, LocalEntryNotFoundError, OfflineModeIsEnabled
+
+
 def load_hf_split(config: HFDataConfig):
     """The configured split as a `datasets.Dataset` (imported here: datasets is slow to import)."""
     import datasets
 
     data_files = list(config.data_files) or None
-    dataset = datasets.load_dataset(config.name, config.config_name, split=config.split,
-                                    data_files=data_files)
+    try:
+        dataset = datasets.load_dataset(config.name, config.config_name, split=config.split,
+                                        data_files=data_files)
+    except unreachable_errors() as exc:
+        raise ConfigError("data.hf.name", config.name, f"the dataset could not be reached ({type(exc).__name__}: "
+                          f"{str(exc).splitlines()[0] if str(exc) else 'no network'}); without a network, point "
+                          "data.hf.data_files at local copies (with data.hf.name=json, parquet or text), or use "
+                          "data.corpus=text_files with data.text_files.globs=[...]") from exc
     if config.text_column not in dataset.column_names:
         raise ConfigError("data.hf.text_column", config.text_column,
                           f"dataset {config.name!r} split {config.split!r} has columns "
