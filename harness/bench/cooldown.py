@@ -1,7 +1,8 @@
 """Cooldown branches against cosine runs: each budget's final loss both ways on the same held-out windows
 (paired), and what each way costs in exact FLOPs and measured time, on one machine in one process.
 
-For each shape, budget by budget (smallest first): the wsd trunk grows from its last kept state to this
+Both ways share the shape, D, seed, data order and warmup steps; they differ only in the decay. For each
+shape, budget by budget (smallest first): the wsd trunk grows from its last kept state to this
 budget's fork, then the cosine run and the wsd branch train, one after the other (interleaved, so a
 load that comes or goes hits both ways alike). The trunk trains once in all.
 """
@@ -48,7 +49,15 @@ def runs_at(preset: str, n_layer: int, d_model: int, budgets: Sequence[float], w
     with initialize_config_dir(config_dir=str(configs.run.CONFIG_DIR), version_base="1.3", job_name="bench"):
         cfg = compose("sweep_app", overrides=base)
     build = lambda d, *more: resolve(to_run_config(cfg, [f"train.tokens={d}", *more]))  # noqa: E731
-    return [build(d) for d in budgets], [build(d, "train.schedule=wsd") for d in budgets]
+    wsd = [build(d, "train.schedule=wsd") for d in budgets]
+    # The cosine run warms up over the same steps as the wsd run (warmup_frac = warmup / steps rounds back to
+    # them), so the comparison isolates the decay: cosine from the end of warmup, against constant + cooldown.
+    cosine = [build(d, f"train.warmup_frac={w.warmup_steps / w.steps!r}") for d, w in zip(budgets, wsd)]
+    for cos, w in zip(cosine, wsd):
+        if (cos.warmup_steps, cos.steps) != (w.warmup_steps, w.steps):
+            raise RuntimeError(f"D={cos.tokens}: cosine warms up {cos.warmup_steps} of {cos.steps} steps, wsd "
+                               f"{w.warmup_steps} of {w.steps}; the comparison needs them equal")
+    return cosine, wsd
 
 
 def _train(trainer: Trainer, run: ResolvedRun) -> Trained:
