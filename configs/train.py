@@ -8,6 +8,7 @@ from configs.errors import ConfigError, require_finite_floats
 
 LR_RULES = ("kaplan", "fixed")
 SCHEDULES = ("cosine", "wsd")
+# wsd cooldown shapes (harness/schedule.py): '1-sqrt' Hägele et al. 2024 sec. 3 (their best), 'linear', 'cosine'.
 COOLDOWN_SHAPES = ("1-sqrt", "linear", "cosine")
 BATCH_RULES = ("fixed", "kaplan_bcrit")
 DEVICES = ("auto", "cpu", "cuda")

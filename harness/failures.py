@@ -14,7 +14,7 @@ from harness import claims, store
 from harness.plan import PlannedRun
 from harness.resolve import ResolvedRun
 from harness.runner import RunResult, shape_label, stale_claim_s
-from harness.trunk_runner import TRUNK_CLAIM_PREFIX
+from harness.trunks import TRUNK_CLAIM_PREFIX
 
 log = logging.getLogger("scalinglab")
 

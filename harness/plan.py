@@ -182,7 +182,7 @@ def format_trunk(planned: PlannedUnit) -> str:
         trunk = "no trunk steps to train (every fork state is kept)"
     else:
         start = "step 0" if cost.trunk_from_step == 0 else "its kept state"
-        trunk = f"trunk steps {cost.trunk_from_step} -> {cost.trunk_to_step} (from {start})"
+        trunk = f"{cost.trunk_steps} trunk steps to train, {cost.trunk_from_step} -> {cost.trunk_to_step} (from {start})"
     ratio = cost.flops / cost.separate_flops if cost.separate_flops else 1.0
     return (f"trunk {unit.trunk_id[:8]} L{r.gpt.n_layer} d{r.gpt.d_model}: {len(unit.runs)} budgets, {todo} to train; "
             f"{trunk}; forks at steps {[m.fork_step for m in unit.runs]}; {cost.flops:.3g} FLOPs against "

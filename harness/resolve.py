@@ -175,9 +175,10 @@ def warmup_and_cooldown(cfg: RunConfig, steps: int, per_step: int) -> tuple[int,
     if t.schedule == "cosine":
         return int(round(t.warmup_frac * steps)), 0
     cooldown = int(round(t.cooldown_frac * steps))
-    if cooldown < 1:
+    if not 1 <= cooldown < steps:
         raise ConfigError("train.cooldown_frac", t.cooldown_frac,
-                          f"gives a cooldown of less than one step at {steps} steps; raise it or train.tokens")
+                          f"gives a cooldown of {cooldown} of {steps} steps; it needs at least one step, and at least "
+                          "one trunk step before it: change it or train.tokens")
     warmup = int(round(t.warmup_tokens / per_step))
     if warmup > steps - cooldown:
         raise ConfigError("train.warmup_tokens", t.warmup_tokens,

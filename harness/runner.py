@@ -120,7 +120,7 @@ def train_and_record(run: ResolvedRun, data: PreparedData, device: torch.device,
         ckpt.unlink(missing_ok=True)
     segment, tag = None, None
     if branch_from is not None:  # a branch: its own checkpoint if it has one, else the trunk's state at the fork
-        segment = branch_segment(run, ckpt if ckpt.exists() else branch_from)
+        segment = branch_segment(run, ckpt, branch_from)
         tag = {"trunk_id": run.trunk_id}
     set_threads(run, parallel_jobs)
     log_derived_values(run)

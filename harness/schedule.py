@@ -8,9 +8,9 @@ from typing import Callable, Dict
 
 import numpy as np
 
-# Cooldown shapes of a wsd schedule: the fraction of (peak - final) left at cooldown progress p in (0, 1].
-# '1-sqrt': Hägele et al. 2024 sec. 3 (their best); 'linear': 1 - p; 'cosine': a half cosine over the cooldown.
-COOLDOWN_SHAPES: Dict[str, Callable[[float], float]] = {
+# What each cooldown shape named in configs.train.COOLDOWN_SHAPES (with its source) leaves of (peak - final) at
+# cooldown progress p in (0, 1]; tests/test_harness_schedule_wsd.py checks the names agree.
+COOLDOWN_FRACTION_LEFT: Dict[str, Callable[[float], float]] = {
     "1-sqrt": lambda p: 1.0 - math.sqrt(p),
     "linear": lambda p: 1.0 - p,
     "cosine": lambda p: 0.5 * (1.0 + math.cos(math.pi * p)),
@@ -74,7 +74,7 @@ class WSDSchedule:
         if step < self.cooldown_start:
             return self.peak_lr
         progress = min(1.0, (step - self.cooldown_start + 1) / self.cooldown_steps)
-        left = COOLDOWN_SHAPES[self.shape](progress)
+        left = COOLDOWN_FRACTION_LEFT[self.shape](progress)
         return self.peak_lr * (self.final_ratio + (1.0 - self.final_ratio) * left)
 
 

@@ -29,6 +29,7 @@ from harness.plan import PlannedRun, PlannedUnit, build_plan, estimate_seconds, 
 from harness.plan_file import read_plan, sweep_progress, unit_of, write_plan
 from harness.quarantine import check_results_folder
 from harness.runner import RunResult, tidy_finished
+from harness.trunk_runner import tidy_finished_trunk
 from harness.units import execute_unit
 
 log = logging.getLogger("scalinglab")
@@ -104,10 +105,14 @@ def print_plan(plan: List[PlannedRun], flops_per_s: float) -> None:
 
 def tidy_finished_runs(plan: List[PlannedRun]) -> None:
     """Remove checkpoints and claims that processes killed right after writing a result left behind
-    (finished points are not launched, so their jobs cannot do it)."""
+    (finished points are not launched, so their jobs cannot do it); for a trunk whose every budget is done,
+    its checkpoint and claim too."""
     for planned in plan:
         if planned.done:
             tidy_finished(planned.run)
+    for unit in plan_units(plan):
+        if unit.unit.is_trunk and all(p.done for p in unit.members):
+            tidy_finished_trunk(unit.unit.runs)
 
 
 def hydra_arguments(line: CommandLine, cfg: DictConfig, plan: List[PlannedRun], flops_per_s: float,

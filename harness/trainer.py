@@ -125,6 +125,9 @@ class Segment:
     """The saved state to start from (a checkpoint, a trunk's kept state); None starts at step 0."""
     keep: tuple = ()
     """(step, path) pairs: after these steps the state is also saved to path, and kept (a trunk's forks)."""
+    fallback: Optional[Path] = None
+    """The state to start from instead when resume_from cannot be read (it is moved aside): a branch's fork state
+    behind its own checkpoint, a trunk's kept state behind the trunk's checkpoint. None: step 0."""
 
 
 def whole_run_steps(run: ResolvedRun) -> tuple[frozenset, frozenset]:
@@ -190,6 +193,9 @@ class Trainer:
     def _resume(self) -> None:
         source = self.segment.resume_from
         saved = None if source is None else load_checkpoint(source, self.device)
+        if saved is None and source == self.ckpt_path and self.segment.fallback is not None:
+            source = self.segment.fallback  # its own checkpoint could not be read (moved aside): start from here
+            saved = load_checkpoint(source, self.device)
         if saved is None and source is not None and source != self.ckpt_path:
             raise ForeignState(source, "could not be read and was moved aside; re-run to train the trunk to this "
                                        "fork again")

@@ -14,19 +14,19 @@ import torch
 
 from configs.errors import ConfigError
 from harness import claims, store
-from harness.checkpoint import CHECKPOINTS_SUBDIR, checkpoint_path
+from harness.checkpoint import CHECKPOINTS_SUBDIR, checkpoint_path, load_checkpoint
 from harness.data import PreparedData, prepare_data
 from harness.device import pick_device
+from harness.failures import run_failed
 from harness.plan import check_data_fits, check_same_data
 from harness.resolve import ResolvedRun
 from harness.runner import (RunResult, remove_leftovers_of_killed_writers, set_threads, shape_label,
                             stale_claim_s, tidy_finished, train_and_record, train_checked)
 from harness.trainer import Segment, Trainer
-from harness.trunks import (kept_steps, missing_forks, start_step, state_path, trunk_dir,
-                            trunk_segment_steps)
+from harness.trunks import (TRUNK_CLAIM_PREFIX, kept_steps, missing_forks, state_path, trunk_dir,
+                            trunk_segment_steps, trunk_stretches)
 
 log = logging.getLogger("scalinglab")
-TRUNK_CLAIM_PREFIX = "trunk-"
 
 
 def trunk_checkpoint_path(results_dir: str | Path, trunk_id: str) -> Path:
@@ -34,15 +34,21 @@ def trunk_checkpoint_path(results_dir: str | Path, trunk_id: str) -> Path:
     return Path(results_dir) / CHECKPOINTS_SUBDIR / f"{TRUNK_CLAIM_PREFIX}{trunk_id}.pt"
 
 
+def trunk_claim_path(results_dir: str | Path, trunk_id: str) -> Path:
+    """The claim of the process that trains a trunk and its branches."""
+    return claims.claim_path(results_dir, TRUNK_CLAIM_PREFIX + trunk_id)
+
+
+def _done(run: ResolvedRun, force: bool) -> bool:
+    return not force and store.run_path(run.config.sweep.results_dir, run.run_id).exists()
+
+
 def execute_trunk(runs: Sequence[ResolvedRun], *, parallel_jobs: int = 1, force: bool = False,
                   stop_after_step: int | None = None) -> List[RunResult]:
     """Every budget of one trunk: skip the finished, grow the trunk to the forks of the rest, train their
-    branches. Results come back in the order of `runs`."""
-    first = runs[0]
-    results_dir = Path(first.config.sweep.results_dir)
-    done = {r.run_id for r in runs if store.run_path(results_dir, r.run_id).exists() and not force}
-    pending = [r for r in runs if r.run_id not in done]
-    results = {r.run_id: _skip(r) for r in runs if r.run_id in done}
+    branches. Results come back in the order of `runs`; a budget whose files cannot be written fails alone."""
+    results = {r.run_id: _skip(r) for r in runs if _done(r, force)}
+    pending = [r for r in runs if r.run_id not in results]
     if pending:
         results.update(_train_pending(runs, pending, parallel_jobs, force, stop_after_step))
     return [results[r.run_id] for r in runs]
@@ -54,10 +60,6 @@ def _skip(run: ResolvedRun) -> RunResult:
     return RunResult(run.run_id, "skipped", store.run_path(run.config.sweep.results_dir, run.run_id), None)
 
 
-def _busy(runs: Sequence[ResolvedRun]) -> dict:
-    return {r.run_id: RunResult(r.run_id, "busy", None, None) for r in runs}
-
-
 def _train_pending(runs, pending, parallel_jobs, force, stop_after_step) -> dict:
     first = pending[0]
     results_dir = Path(first.config.sweep.results_dir)
@@ -65,24 +67,43 @@ def _train_pending(runs, pending, parallel_jobs, force, stop_after_step) -> dict
     data = prepare_data(first.config.data)
     for run in pending:  # everything that can reject the config runs before the claim
         check_data_fits(run, data)
-    claim = claims.try_claim(claims.claim_path(results_dir, TRUNK_CLAIM_PREFIX + first.trunk_id),
-                             stale_claim_s(first))
+    claim = claims.try_claim(trunk_claim_path(results_dir, first.trunk_id), stale_claim_s(first))
     if claim is None:
-        log.info("trunk %s: claimed by another process, leaving its %d budgets to it", first.trunk_id[:8], len(pending))
-        return _busy(pending)
+        log.info("trunk %s: claimed by another process, leaving its %d budgets to it (budgets that process does not "
+                 "plan need a re-run of this sweep)", first.trunk_id[:8], len(pending))
+        return {r.run_id: RunResult(r.run_id, "busy", None, None) for r in pending}
     try:
         with claims.Heartbeat(claim, first.config.train.checkpoint_interval_s) as beat:
-            if force:
-                _forget_trunk(results_dir, first.trunk_id)
-            set_threads(first, parallel_jobs)
-            grow_trunk(runs, pending, data, device, beat.check, stop_after_step)
-            return {r.run_id: _branch(r, data, device, beat.check, parallel_jobs, force, stop_after_step)
-                    for r in pending}
+            return _train_claimed(runs, pending, data, device, beat.check, parallel_jobs, force, stop_after_step)
     except claims.ClaimLost:
         log.warning("trunk %s: another process took it over (this one was presumed dead)", first.trunk_id[:8])
-        return _busy(pending)
+        return {r.run_id: RunResult(r.run_id, "busy", None, None) for r in pending}
     finally:
         claims.release(claim)
+
+
+def _train_claimed(runs, pending, data, device, check, parallel_jobs, force, stop_after_step) -> dict:
+    """With the trunk's claim: the budgets still pending now (another process may have finished some while this
+    one waited), the trunk to their forks, then their branches, each failing alone if it cannot write."""
+    first = pending[0]
+    results_dir = Path(first.config.sweep.results_dir)
+    results = {r.run_id: _skip(r) for r in pending if _done(r, force)}
+    pending = [r for r in pending if r.run_id not in results]
+    if not pending:
+        return results
+    if force:
+        _forget_trunk(results_dir, first.trunk_id)
+    set_threads(first, parallel_jobs)
+    try:
+        grow_trunk(runs, pending, data, device, check, stop_after_step)
+    except OSError as exc:  # the trunk's states cannot be written: none of its pending budgets can train
+        return {**results, **{r.run_id: run_failed(r, exc) for r in pending}}
+    for run in pending:
+        try:
+            results[run.run_id] = _branch(run, data, device, check, parallel_jobs, force, stop_after_step)
+        except OSError as exc:
+            results[run.run_id] = run_failed(run, exc)
+    return results
 
 
 def _forget_trunk(results_dir: Path, trunk_id: str) -> None:
@@ -94,38 +115,42 @@ def _forget_trunk(results_dir: Path, trunk_id: str) -> None:
 
 def grow_trunk(runs: Sequence[ResolvedRun], pending: Sequence[ResolvedRun], data: PreparedData,
                device: torch.device, check, stop_after_step: int | None = None) -> None:
-    """Train the trunk (caller holds its claim) from its latest usable saved state to every missing fork."""
+    """Train the trunk (caller holds its claim) to every missing fork, stretch by stretch, each from its latest
+    usable saved state (harness.trunks.trunk_stretches)."""
     first = pending[0]
     results_dir, trunk_id = Path(first.config.sweep.results_dir), first.trunk_id
     _remove_temp_states(results_dir, trunk_id)
-    needed = missing_forks(pending, kept_steps(results_dir, trunk_id))
-    if not needed:
-        return
-    horizon = max(pending, key=lambda r: r.fork_step)  # its rate is the trunk's constant rate up to every fork
-    resume_from, from_step = _trunk_start(results_dir, trunk_id, needed[0], device)
-    log.info("trunk %s (%s): steps %d -> %d, keeping the states at forks %s", trunk_id[:8], shape_label(horizon),
-             from_step, needed[-1], needed)
-    rows, evals = trunk_segment_steps(runs)
-    keep = tuple((step, state_path(results_dir, trunk_id, step)) for step in needed)
+    kept = kept_steps(results_dir, trunk_id)
     ckpt = trunk_checkpoint_path(results_dir, trunk_id)
-    trainer = Trainer(horizon, data, device, ckpt, on_checkpoint=check, stop_after_step=stop_after_step,
-                      segment=Segment(needed[-1], rows, evals, resume_from, keep), state_tag={"trunk_id": trunk_id})
-    train_checked(trainer, horizon)
-    check()
+    horizon = max(pending, key=lambda r: r.fork_step)  # its rate is the trunk's constant rate up to every fork
+    for start, forks in trunk_stretches(missing_forks(pending, kept), kept):
+        _train_stretch(horizon, data, device, check, start, forks, stop_after_step)
     ckpt.unlink(missing_ok=True)  # the kept states now hold everything it had
 
 
-def _trunk_start(results_dir: Path, trunk_id: str, first_fork: int, device: torch.device):
-    """(state to start from, its step): the later of the latest kept state and the trunk's own checkpoint, at or
-    before the first missing fork; (None, 0) trains from step 0."""
-    kept = start_step(kept_steps(results_dir, trunk_id), first_fork)
-    best = (None, 0) if kept is None else (state_path(results_dir, trunk_id, kept), kept)
+def _train_stretch(horizon: ResolvedRun, data: PreparedData, device: torch.device, check, start: int,
+                   forks: List[int], stop_after_step: int | None) -> None:
+    results_dir, trunk_id = Path(horizon.config.sweep.results_dir), horizon.trunk_id
     ckpt = trunk_checkpoint_path(results_dir, trunk_id)
-    if ckpt.exists():
-        step = torch.load(ckpt, map_location="cpu", weights_only=False)["curve"]["step"]
-        if best[1] < step <= first_fork:
-            best = (ckpt, step)
-    return best
+    kept_state = state_path(results_dir, trunk_id, start) if start else None
+    resume_from, fallback = kept_state, None
+    if ckpt.exists() and start < _saved_step(ckpt) < forks[0]:  # killed between two forks: go on from there
+        resume_from, fallback = ckpt, kept_state
+    log.info("trunk %s (%s): steps %d -> %d, keeping the states at forks %s", trunk_id[:8], shape_label(horizon),
+             start, forks[-1], forks)
+    rows, evals = trunk_segment_steps(forks[-1])
+    keep = tuple((step, state_path(results_dir, trunk_id, step)) for step in forks)
+    trainer = Trainer(horizon, data, device, ckpt, on_checkpoint=check, stop_after_step=stop_after_step,
+                      segment=Segment(forks[-1], rows, evals, resume_from, keep, fallback),
+                      state_tag={"trunk_id": trunk_id})
+    train_checked(trainer, horizon)
+    check()
+
+
+def _saved_step(ckpt: Path) -> int:
+    """The step of the trunk's checkpoint (0 when it cannot be read: it is then moved aside, with a warning)."""
+    saved = load_checkpoint(ckpt, torch.device("cpu"))
+    return 0 if saved is None else saved["curve"]["step"]
 
 
 def _remove_temp_states(results_dir: Path, trunk_id: str) -> None:
@@ -136,6 +161,24 @@ def _remove_temp_states(results_dir: Path, trunk_id: str) -> None:
     for tmp in leftovers:
         tmp.unlink(missing_ok=True)
         log.info("trunk %s: removed %s left by an interrupted write", trunk_id[:8], tmp)
+
+
+def tidy_finished_trunk(runs: Sequence[ResolvedRun]) -> None:
+    """Remove the trunk checkpoint, temp files and claim that a process killed after its last branch left (only
+    when the trunk's claim can be taken: a live process re-training it is left alone); kept states stay."""
+    first = runs[0]
+    results_dir = Path(first.config.sweep.results_dir)
+    path, ckpt = trunk_claim_path(results_dir, first.trunk_id), trunk_checkpoint_path(results_dir, first.trunk_id)
+    if not (path.exists() or ckpt.exists()):
+        return
+    claim = claims.try_claim(path, stale_claim_s(first))
+    if claim is None:
+        return
+    try:
+        ckpt.unlink(missing_ok=True)
+        _remove_temp_states(results_dir, first.trunk_id)
+    finally:
+        claims.release(claim)
 
 
 def _branch(run: ResolvedRun, data: PreparedData, device: torch.device, trunk_check, parallel_jobs: int,
@@ -152,6 +195,8 @@ def _branch(run: ResolvedRun, data: PreparedData, device: torch.device, trunk_ch
         log.info("%s: claimed by another process, leaving it", shape_label(run))
         return RunResult(run.run_id, "busy", None, None)
     try:
+        if _done(run, force):  # another process finished it since this one looked
+            return RunResult(run.run_id, "skipped", store.run_path(results_dir, run.run_id), None)
         remove_leftovers_of_killed_writers(results_dir, run.run_id)
         with claims.Heartbeat(claim, run.config.train.checkpoint_interval_s) as beat:
             def check() -> None:

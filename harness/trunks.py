@@ -10,6 +10,7 @@ a budget continues the trunk from the latest kept state before its fork instead 
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,11 @@ from harness.trainer import Segment, whole_run_steps
 from models.flops import TRAIN_FLOPS_PER_TOKEN
 
 TRUNKS_SUBDIR = "trunks"
+TRUNK_CLAIM_PREFIX = "trunk-"  # claims/trunk-<trunk_id>.claim: the process training a trunk and its branches
+# Curve points of a trunk, per decade of steps: about the density of a cosine run's defaults (24 test points and
+# 100 train rows over the ~10^2.7 steps of a default-preset run: 9 and 37 per decade).
+TRUNK_EVALS_PER_DECADE = 10
+TRUNK_ROWS_PER_DECADE = 30
 STATE_NAME = "step_{step:09d}.pt"
 STATE_PATTERN = re.compile(r"^step_(\d{9})\.pt$")
 # Resolved values every member of one trunk must share (its constant-rate phase is one training).
@@ -90,23 +96,28 @@ def start_step(kept: Sequence[int], first_fork: int) -> Optional[int]:
     return max(usable) if usable else None
 
 
-def trunk_segment_steps(members: Sequence[ResolvedRun]) -> tuple[frozenset, frozenset]:
-    """(row steps, eval steps) of a trunk: each member's own up to its fork, and every fork."""
-    rows, evals = set(), set()
-    for run in members:
-        own_rows, own_evals = whole_run_steps(run)
-        rows |= {s for s in own_rows if s <= run.fork_step} | {run.fork_step}
-        evals |= {s for s in own_evals if s <= run.fork_step} | {run.fork_step}
-    rows.discard(0)
-    evals.discard(0)
-    return frozenset(rows), frozenset(evals)
+def geometric_steps(until: int, per_decade: int) -> frozenset:
+    """Steps round(10^(i / per_decade)) for i = 0, 1, ... up to `until`: a grid that does not depend on any budget."""
+    count = int(math.floor(per_decade * math.log10(until))) + 1 if until >= 1 else 0
+    return frozenset(s for s in (int(round(10 ** (i / per_decade))) for i in range(count)) if 1 <= s <= until)
 
 
-def branch_segment(run: ResolvedRun, resume_from: Path) -> Segment:
-    """The cooldown of one budget: from its fork state (or its own checkpoint) to its last step."""
+def trunk_segment_steps(until: int) -> tuple[frozenset, frozenset]:
+    """(row steps, eval steps) of a trunk up to step `until`: geometric grids that depend on no budget, so a
+    budget's curve up to its fork (and the divergence rules read on it) is the same whichever other budgets
+    share its trunk, and whichever sweep trained that part of the trunk."""
+    evals = geometric_steps(until, TRUNK_EVALS_PER_DECADE)
+    return evals | geometric_steps(until, TRUNK_ROWS_PER_DECADE), evals
+
+
+def branch_segment(run: ResolvedRun, ckpt: Path, fork_state: Path) -> Segment:
+    """The cooldown of one budget, to its last step: from its own checkpoint when it has one (falling back to the
+    fork state if that checkpoint cannot be read), else from the trunk's state at its fork."""
     rows, evals = whole_run_steps(run)
     after = lambda steps: frozenset(s for s in steps if s > run.fork_step)  # noqa: E731
-    return Segment(run.steps, after(rows), after(evals), resume_from)
+    if ckpt.exists():
+        return Segment(run.steps, after(rows), after(evals), ckpt, fallback=fork_state)
+    return Segment(run.steps, after(rows), after(evals), fork_state)
 
 
 def flops_per_step(run: ResolvedRun) -> float:
@@ -122,6 +133,8 @@ class UnitCost:
     separate_flops: float
     trunk_from_step: int
     trunk_to_step: int
+    trunk_steps: int = 0
+    """Trunk steps still to train (fewer than to_step - from_step when kept states let stretches be skipped)."""
 
 
 def unit_cost(unit: Unit, pending: Sequence[bool], kept: Sequence[int]) -> UnitCost:
@@ -132,13 +145,30 @@ def unit_cost(unit: Unit, pending: Sequence[bool], kept: Sequence[int]) -> UnitC
     if not unit.is_trunk or not runs:
         return UnitCost(separate, separate, 0, 0)
     branches = sum(r.cooldown_steps * flops_per_step(r) for r in runs)
-    needed = missing_forks(runs, kept)
-    if not needed:
+    stretches = trunk_stretches(missing_forks(runs, kept), kept)
+    if not stretches:
         return UnitCost(branches, separate, 0, 0)
-    start = start_step(kept, needed[0]) or 0
-    return UnitCost((needed[-1] - start) * flops_per_step(runs[0]) + branches, separate, start, needed[-1])
+    trunk_steps = sum(forks[-1] - start for start, forks in stretches)
+    return UnitCost(trunk_steps * flops_per_step(runs[0]) + branches, separate, stretches[0][0],
+                    stretches[-1][1][-1], trunk_steps)
 
 
 def missing_forks(runs: Sequence[ResolvedRun], kept: Sequence[int]) -> List[int]:
     """The fork steps of `runs` that have no kept state yet, ascending: where the trunk must still train to."""
     return sorted({r.fork_step for r in runs} - set(kept))
+
+
+def trunk_stretches(needed: Sequence[int], kept: Sequence[int]) -> List[tuple[int, List[int]]]:
+    """How to reach every needed fork: (start step, forks it trains to) per stretch of trunk training, each from
+    the latest kept state (or fork made before it) at or before its first fork, 0 meaning step 0. A new stretch
+    starts wherever a kept state lies past the previous fork, so no kept stretch of the trunk is trained twice."""
+    stretches: List[tuple[int, List[int]]] = []
+    have = set(kept)
+    for fork in sorted(needed):
+        start = start_step(sorted(have), fork) or 0
+        if stretches and start <= stretches[-1][1][-1]:
+            stretches[-1][1].append(fork)  # nothing kept beyond the last fork: train on
+        else:
+            stretches.append((start, [fork]))
+        have.add(fork)
+    return stretches

@@ -9,7 +9,8 @@ import configs.run
 from configs.errors import ConfigError
 from harness.plan import build_plan
 from harness.resolve import resolve
-from harness.schedule import WSDSchedule
+from configs.train import COOLDOWN_SHAPES
+from harness.schedule import COOLDOWN_FRACTION_LEFT, WSDSchedule
 
 PEAK = 1.0
 
@@ -23,6 +24,10 @@ def test_wsd_warms_up_holds_the_peak_then_cools_down_to_the_final_ratio(shape, a
     assert lrs[8] == pytest.approx(at_step_8)
     assert lrs[9] == 0.0
     assert schedule.cooldown_start == 8
+
+
+def test_every_configured_cooldown_shape_has_a_function_and_no_other():
+    assert sorted(COOLDOWN_FRACTION_LEFT) == sorted(COOLDOWN_SHAPES)
 
 
 def test_wsd_ends_at_final_lr_ratio_times_the_peak():

@@ -13,8 +13,10 @@ from harness.plan import plan_units
 from harness.plan_file import run_from_json, run_to_json
 from harness.resolve import resolve
 from harness.trainer import Trainer
-from harness.trunk_runner import TRUNK_CLAIM_PREFIX, execute_trunk
-from harness.trunks import kept_steps, state_path, unit_cost
+from harness import trunk_runner
+from harness.trunk_runner import execute_trunk, tidy_finished_trunk, trunk_checkpoint_path
+from harness.trunks import TRUNK_CLAIM_PREFIX
+from harness.trunks import Unit, kept_steps, state_path, trunk_segment_steps, trunk_stretches, unit_cost
 
 pytestmark = pytest.mark.slow  # trains real (tiny) models
 
@@ -84,7 +86,9 @@ def test_branch_curves_share_the_trunk_up_to_their_forks_then_cool_down(trunk):
         assert before.equals(long[long.step <= fork].drop(columns="run_id"))  # the one trunk, not a copy per budget
         assert (before[before.step > 2]["lr"] == peak).all()
         assert (after["lr"] < peak).all() and after["lr"].iloc[-1] == 0.0
-        assert curve.loc[curve.step == fork, "test_loss"].notna().all()  # every fork is an evaluated point
+        rows, evals = trunk_segment_steps(fork)  # a grid of no budget's: the same rows whatever else shares the trunk
+        assert before["step"].tolist() == sorted(rows)
+        assert sorted(before.loc[before.test_loss.notna(), "step"]) == sorted(evals)
 
 
 def test_no_claim_or_trunk_checkpoint_is_left_and_the_fork_states_are_kept(trunk):
@@ -110,11 +114,74 @@ def test_a_smaller_budget_forks_from_a_kept_state_before_it_or_says_it_retrains_
     kept = kept_steps(results, trunk["runs"][0].trunk_id)
     between = [wsd_run(results, d) for d in (12288, 32768)]  # 24 steps: cooldown 5, fork 19
     below = [wsd_run(results, d) for d in (4096, 32768)]  # 8 steps: cooldown 2, fork 6
-    from harness.trunks import Unit
     from_kept = unit_cost(Unit(tuple(between)), [True, False], kept)
     from_zero = unit_cost(Unit(tuple(below)), [True, False], kept)
     assert (from_kept.trunk_from_step, from_kept.trunk_to_step) == (13, 19)
     assert (from_zero.trunk_from_step, from_zero.trunk_to_step) == (0, 6)
+
+
+def test_a_smaller_budget_trains_the_trunk_on_from_the_kept_state_before_its_fork(trunk, wsd_run, tmp_path):
+    results = tmp_path / "smaller"
+    shutil.copytree(trunk["results"], results)
+    runs = [wsd_run(results, d) for d in (12288, *BUDGETS)]  # 24 steps: cooldown 5, fork 19
+    with pytest.MonkeyPatch.context() as patch:
+        taken = _counting_steps(patch)
+        outcomes = execute_trunk(runs)
+    assert taken == [*range(13, 19), *range(19, 24)]
+    assert store.read_run(outcomes[0].path)[1]["final_test_loss"] == _uninterrupted(runs[0], tmp_path)
+
+
+def test_new_forks_below_and_above_the_kept_ones_train_no_kept_stretch_twice():
+    # kept at 13, 26, 51; new forks at 19 and 102: 13 -> 19, then 51 -> 102 (not 13 -> 102)
+    assert trunk_stretches([19, 102], [13, 26, 51]) == [(13, [19]), (51, [102])]
+    assert trunk_stretches([13, 26, 51], []) == [(0, [13, 26, 51])]
+    assert trunk_stretches([6], [13]) == [(0, [6])]
+
+
+def test_a_budget_another_process_finished_meanwhile_is_not_trained_again(trunk, wsd_run, tmp_path):
+    results = tmp_path / "raced"
+    run = wsd_run(results, BUDGETS[0])
+    finished = trunk["outcomes"][0].path
+    real_prepare = trunk_runner.prepare_data
+
+    def prepare_while_another_process_finishes(cfg):
+        store.runs_dir(results).mkdir(parents=True, exist_ok=True)
+        shutil.copy(finished, store.run_path(results, run.run_id))
+        return real_prepare(cfg)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(trunk_runner, "prepare_data", prepare_while_another_process_finishes)
+        taken = _counting_steps(patch)
+        (outcome,) = execute_trunk([run])
+    assert (outcome.action, taken) == ("skipped", [])
+
+
+def test_a_budget_whose_result_cannot_be_written_fails_alone(wsd_run, tmp_path):
+    runs = [wsd_run(tmp_path, d) for d in BUDGETS]
+    real_write = store.write_run
+
+    def full_disk_for_the_middle_budget(results_dir, curve, meta):
+        if meta["run_id"] == runs[1].run_id:
+            raise OSError(28, f"could not write {store.run_path(results_dir, runs[1].run_id)}: No space left on device")
+        return real_write(results_dir, curve, meta)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(store, "write_run", full_disk_for_the_middle_budget)
+        outcomes = execute_trunk(runs)
+    assert [o.action for o in outcomes] == ["trained", "failed", "trained"]
+    assert list((tmp_path / "claims").iterdir()) == []
+
+
+def test_a_finished_trunk_left_with_its_checkpoint_is_tidied(trunk, wsd_run, tmp_path):
+    results = tmp_path / "tidy"
+    shutil.copytree(trunk["results"], results)
+    runs = [wsd_run(results, d) for d in BUDGETS]
+    leftover = trunk_checkpoint_path(results, runs[0].trunk_id)
+    leftover.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(state_path(results, runs[0].trunk_id, 26), leftover)  # killed after the last branch's result
+    tidy_finished_trunk(runs)
+    assert not leftover.exists() and list((results / "claims").iterdir()) == []
+    assert kept_steps(results, runs[0].trunk_id) == list(FORKS)
 
 
 def test_a_state_of_another_trunk_under_a_fork_name_is_refused_naming_it(trunk, wsd_run, tmp_path):
