@@ -16,22 +16,28 @@ from harness.resolve import resolve
 
 pytestmark = pytest.mark.slow  # trains real (tiny) models
 
-COMMON = ["sweep=smoke", "model.n_layer=1,2", "train.tokens=16384", "train.threads=1", "sweep.analyze=false"]
+COMMON = ["sweep=smoke", "model.n_layer=1,2", "train.threads=1", "sweep.analyze=false"]
 # Both grids start with d_model=32, so the two processes meet on the same runs from their first step.
 GRIDS = (["model.d_model=32,16"], ["model.d_model=32,48"])
-UNION = 6  # d_model 16, 32, 48 x n_layer 1, 2
+# cosine: 6 runs (d_model 16, 32, 48 x n_layer 1, 2); wsd: 6 trunks of two budgets each, the two 32-wide
+# trunks shared by both sweeps.
+SCHEDULES = {"cosine": (["train.tokens=16384"], 6),
+             "wsd": (["train.tokens=8192,16384", "train.schedule=wsd", "train.warmup_tokens=1024"], 12)}
+TRUNK_TRAINED = re.compile(r"trunk ([0-9a-f]{8}) \(.*\): steps \d+ -> \d+")
 FINISHED = re.compile(r"run ([0-9a-f]{8}) .*: (completed|diverged), final test loss")
 TIMEOUT_S = 300
 
 
-@pytest.fixture(scope="module")
-def two_sweeps(tmp_path_factory, script_command):
-    results = tmp_path_factory.mktemp("shared")
-    logs = [results.parent / f"sweep{i}.log" for i in range(2)]
+@pytest.fixture(scope="module", params=sorted(SCHEDULES))
+def two_sweeps(request, tmp_path_factory, script_command):
+    schedule, union = SCHEDULES[request.param]
+    results = tmp_path_factory.mktemp(f"shared-{request.param}")
+    logs = [results.parent / f"sweep{i}-{request.param}.log" for i in range(2)]
     procs = []
     for grid, log in zip(GRIDS, logs):
         with open(log, "w") as out:
-            procs.append(subprocess.Popen(script_command("sweep.py", [*COMMON, *grid, f"sweep.results_dir={results}"]),
+            procs.append(subprocess.Popen(script_command("sweep.py", [*COMMON, *schedule, *grid,
+                                                                      f"sweep.results_dir={results}"]),
                                           cwd=results.parent,
                                           stdout=out, stderr=subprocess.STDOUT))
     snapshots, start = [], time.time()
@@ -40,7 +46,7 @@ def two_sweeps(tmp_path_factory, script_command):
         time.sleep(0.2)
     codes = [p.wait(timeout=10) for p in procs]
     return {"results": results, "codes": codes, "outputs": [log.read_text() for log in logs],
-            "snapshots": snapshots}
+            "snapshots": snapshots, "union": union, "schedule": request.param}
 
 
 def _snapshot(results: Path) -> dict:
@@ -56,14 +62,20 @@ def test_both_sweeps_exit_zero(two_sweeps):
 
 def test_every_run_of_both_grids_is_trained_exactly_once(two_sweeps):
     trained = Counter(m.group(1) for out in two_sweeps["outputs"] for m in FINISHED.finditer(out))
-    assert len(trained) == UNION, trained
+    assert len(trained) == two_sweeps["union"], trained
     assert set(trained.values()) == {1}, trained
+
+
+def test_a_trunk_both_sweeps_plan_is_trained_by_one_of_them_once(two_sweeps):
+    trunks = Counter(m.group(1) for out in two_sweeps["outputs"] for m in TRUNK_TRAINED.finditer(out))
+    expected = 6 if two_sweeps["schedule"] == "wsd" else 0
+    assert len(trunks) == expected and set(trunks.values()) <= {1}, trunks
 
 
 def test_every_result_is_readable_and_nothing_is_left_over(two_sweeps):
     results = two_sweeps["results"]
     runs = store.read_runs(results)
-    assert len(runs) == UNION
+    assert len(runs) == two_sweeps["union"]
     assert {meta["status"] for _, meta in runs} == {"completed"}
     leftovers = [p for sub in ("runs", "checkpoints", "claims") for p in (results / sub).glob(".*")]
     assert leftovers + list((results / "claims").glob("*")) + list((results / "checkpoints").glob("*")) == []
@@ -71,7 +83,7 @@ def test_every_result_is_readable_and_nothing_is_left_over(two_sweeps):
 
 def test_loader_reads_only_finished_runs_while_the_sweeps_write(two_sweeps):
     snapshots = two_sweeps["snapshots"]
-    assert any(0 < len(s["loaded"]) < UNION for s in snapshots)  # some reads happened mid-sweep
+    assert any(0 < len(s["loaded"]) < two_sweeps["union"] for s in snapshots)  # some reads happened mid-sweep
     for s in snapshots:
         assert len(set(s["loaded"])) == len(s["loaded"])
         assert s["before"] <= set(s["loaded"]) <= s["after"]
