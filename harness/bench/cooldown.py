@@ -79,9 +79,9 @@ def compare_shape(preset: str, n_layer: int, d_model: int, budgets: Sequence[flo
         trunk_s += time.perf_counter() - start
         cos = _train(Trainer(cos_run, data, CPU, workdir / f"{cos_run.run_id}.pt"), cos_run)
         fork = state_path(workdir, wsd_run.trunk_id, wsd_run.fork_step)
-        branch = _train(Trainer(wsd_run, data, CPU, workdir / f"{wsd_run.run_id}.pt",
-                                segment=branch_segment(wsd_run, fork), state_tag={"trunk_id": wsd_run.trunk_id}),
-                        wsd_run)
+        ckpt = workdir / f"{wsd_run.run_id}.pt"
+        branch = _train(Trainer(wsd_run, data, CPU, ckpt, segment=branch_segment(wsd_run, ckpt, fork),
+                                state_tag={"trunk_id": wsd_run.trunk_id}), wsd_run)
         rows.append(_budget_row(cos_run, wsd_run, cos, branch))
         curves["cosine"][cos_run.tokens], curves["wsd"][wsd_run.tokens] = cos.outcome.rows, branch.outcome.rows
     frame = pd.DataFrame(rows)
