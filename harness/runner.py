@@ -127,7 +127,7 @@ def train_and_record(run: ResolvedRun, data: PreparedData, device: torch.device,
     if branch_from is not None:
         log.info("%s: cooldown branch of trunk %s from step %d (%s, %d steps)", shape_label(run), run.trunk_id[:8],
                  run.fork_step, run.config.train.cooldown_shape, run.cooldown_steps)
-    progress = RunProgress(shape_label(run), run.tokens, run.config.train.progress_interval_s)
+    progress = RunProgress(shape_label(run), run.tokens, run.config.train.progress_interval_s, bar=parallel_jobs <= 1)
     trainer = Trainer(run, data, device, ckpt, on_row=progress, on_checkpoint=check,
                       stop_after_step=stop_after_step, segment=segment, state_tag=tag)
     outcome = train_checked(trainer, run)
