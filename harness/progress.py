@@ -9,6 +9,8 @@ import time
 from tqdm import tqdm
 
 log = logging.getLogger("scalinglab")
+# The run's own tokens/s (from the trainer's clock) follows in the postfix, so tqdm's rate is left out.
+RUN_BAR_FORMAT = "{desc} {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} tokens [{elapsed}<{remaining}]{postfix}"
 
 
 def format_duration(seconds: float) -> str:
@@ -46,7 +48,8 @@ class RunProgress:
         stream = sys.stderr if stream is None else stream
         self.bar = None
         if bar and attached_to_terminal(stream):
-            self.bar = tqdm(total=total_tokens, desc=label, unit="tok", unit_scale=True, file=stream, leave=False)
+            self.bar = tqdm(total=total_tokens, desc=label, unit="tok", unit_scale=True, file=stream, leave=False,
+                            bar_format=RUN_BAR_FORMAT)
 
     def __call__(self, row: dict) -> None:
         last = row["tokens"] >= self.total
@@ -71,8 +74,7 @@ def sweep_bar(done: int, total: int, left: str, stream=None) -> bool:
     stream = sys.stderr if stream is None else stream
     if not attached_to_terminal(stream):
         return False
-    bar = tqdm(total=total, initial=done, desc="sweep", unit="run", file=stream, leave=True,
-               bar_format="{desc} {n_fmt}/{total_fmt} runs |{bar}| {postfix}")
-    bar.set_postfix_str(left, refresh=False)
-    bar.close()
+    escaped = left.replace("{", "{{").replace("}", "}}")
+    tqdm(total=total, initial=done, file=stream, leave=True,
+         bar_format="sweep {n_fmt}/{total_fmt} runs |{bar}| " + escaped).close()
     return True
