@@ -66,8 +66,10 @@ class TextFilesConfig:
 class MarkovConfig:
     """A seeded order-k Markov chain over V symbols with Zipf-law next-symbol distributions.
 
-    It emits token ids directly (vocabulary = n_symbols) and has an exactly known entropy rate,
-    the irreducible loss a perfect model reaches.
+    It emits token ids directly (vocabulary = n_symbols) and has an exactly known entropy rate h.
+    For order 1, h is the floor a perfect model reaches on the test windows; for order >= 2 the first
+    k - 1 targets of a window see fewer than k symbols, so that floor is slightly above h
+    (docs/deviations.md).
     """
 
     # V, the number of symbols and so the vocabulary size of the model trained on it.

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import List, Optional
 
 from configs.errors import ConfigError
+from configs.logger import LoggerConfig
 
 
 @dataclass
@@ -50,6 +51,8 @@ class SweepConfig:
     train their runs again; without it such a file stops the sweep at planning, naming it."""
     analyze: bool = True
     """Run the analysis stage on the results folder after the sweep."""
+    logger: LoggerConfig = field(default_factory=LoggerConfig)
+    """Experiment trackers each run also writes to, chosen with the Hydra group: `logger=[tensorboard,mlflow]`."""
     plan_file: Optional[str] = None
     """Set by scripts/sweep.py for its jobs: the validated plan this job reads its unit from."""
     unit: Optional[int] = None

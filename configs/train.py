@@ -84,14 +84,14 @@ class TrainConfig:
     compile: str = "none"
     """torch.compile the training step's model: 'none' (eager), 'default', 'reduce-overhead' (CUDA graphs
     on a GPU: for tiny models whose steps are kernel-launch bound) or 'max-autotune'. Evaluation stays
-    eager. Off by default: 0.88-0.98x eager on the 2-core CPU (README "Speed"); not measured on a GPU."""
+    eager. Off by default: 0.88-0.98x eager on the 2-core CPU (docs/speed.md); not measured on a GPU."""
     eval_points: int = 24
     """Test-loss evaluations at log-spaced token counts (>= 20; the final point always included)."""
     curve_test_windows: int = 48
     """Held-out windows of every learning-curve evaluation: a fixed, evenly spaced subset of the
     data.test_windows set (all of it when that is smaller), the same at every point and for every run,
     so curves are continuous and comparable. After the last step the whole set is evaluated as well
-    (final_test_loss). Keeps evaluation under 10% of a run's time (README "Speed")."""
+    (final_test_loss). Keeps evaluation under 10% of a run's time (docs/speed.md)."""
     train_log_points: int = 100
     """Rows of train loss recorded along the run (evenly spaced in steps)."""
     checkpoint_interval_s: float = 60.0

@@ -21,7 +21,7 @@ def pick_device(requested: str) -> torch.device:
 
 
 def autocast_for(device: torch.device):
-    """bf16 autocast on CUDA; fp32 on the CPU, where bf16 matmul is ~100x slower (shared/NOTES.md)."""
+    """bf16 autocast on CUDA; fp32 on the CPU, which records fp32 numerics and often lacks bf16 units (docs/speed.md)."""
     if device.type == "cuda":
         return torch.autocast("cuda", dtype=torch.bfloat16)
     return contextlib.nullcontext()

@@ -12,7 +12,7 @@ steps since the previous row; the first row is step 1, the untrained model's los
   loss, the entropy of the train split's token frequencies: what a model that ignores the context scores.
 
 Each constant keeps a margin over every healthy run measured (`python -m harness.bench.divergence_margins`,
-README "What a sweep guarantees"). Short toy runs end above the unigram loss while healthy (64-step smoke
+docs/guarantees.md). Short toy runs end above the unigram loss while healthy (64-step smoke
 runs at up to 1.06x, 122-step runs of 1 x 16 up to 1.01x), so the unigram rule judges only long runs.
 """
 

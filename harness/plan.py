@@ -24,8 +24,8 @@ from harness.resolve import ResolvedRun, resolve
 from harness.trunks import Unit, UnitCost, group_units, kept_steps, unit_cost
 from models.flops import TRAIN_FLOPS_PER_TOKEN
 
-# Model-FLOPs utilisation assumed for the time estimate: a plain fp32 loop reached 41-67% of the
-# matmul peak on the toy shapes (shared/NOTES.md); the lower end is used for a conservative estimate.
+# Model-FLOPs utilisation assumed for the first time estimate, before any run has finished: a plain fp32
+# loop runs the default sweep's large shapes at 53-68% of the matmul peak (docs/speed.md); 0.4 is conservative.
 ASSUMED_MFU = 0.4
 PEAK_PROBE_SIZE = 512  # square matmul used to measure the machine's fp32 peak for the estimate
 PEAK_PROBE_MIN_TIME_S = 0.015  # per timing: about 10 products of 512 at ~180 GFLOP/s (2 cores)

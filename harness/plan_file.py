@@ -12,12 +12,13 @@ import hashlib
 import json
 import math
 from pathlib import Path
-from typing import List, Sequence
+from typing import List, Sequence, Tuple
 
 from omegaconf import OmegaConf
 
 from configs.run import RunConfig
 from harness import store
+from harness.estimate import training_left
 from harness.progress import format_duration
 from harness.resolve import ResolvedRun
 from models.config import GPTConfig
@@ -44,18 +45,22 @@ def run_from_json(blob: dict) -> ResolvedRun:
                        compute_budget=budget, **fields)
 
 
-def write_plan(results_dir: str, units: Sequence[Sequence[ResolvedRun]], estimates_s: Sequence[float]) -> Path:
-    """Write the validated plan where every job can read it; the name is a hash of its units."""
+def write_plan(results_dir: str, units: Sequence[Sequence[ResolvedRun]], estimates_s: Sequence[float],
+               unit_flops: Sequence[float]) -> Path:
+    """Write the validated plan where every job can read it; the name is a hash of its units.
+
+    `estimates_s` and `unit_flops` (exact training FLOPs left to train) hold one value per unit."""
     blob = [[run_to_json(r) for r in unit] for unit in units]
     name = hashlib.sha256(json.dumps(blob, sort_keys=True).encode()).hexdigest()[:16]
-    text = json.dumps({"units": blob, "estimated_s": list(estimates_s)}, indent=1, sort_keys=True)
+    text = json.dumps({"units": blob, "estimated_s": list(estimates_s), "unit_flops": list(unit_flops)},
+                      indent=1, sort_keys=True)
     path = (Path(results_dir) / PLANS_SUBDIR / f"{name}.json").resolve()
     store.atomic_write_bytes(path, lambda tmp: Path(tmp).write_text(text))
     return path
 
 
 def read_plan(plan_file: str) -> dict:
-    """A written plan: {'units': [[run, ...], ...], 'estimated_s': [one per unit]}."""
+    """A written plan: {'units': [[run, ...], ...], 'estimated_s': [one per unit], 'unit_flops': [one per unit]}."""
     return json.loads(Path(plan_file).read_text())
 
 
@@ -64,9 +69,14 @@ def unit_of(plan: dict, index: int) -> List[ResolvedRun]:
     return [run_from_json(blob) for blob in plan["units"][index]]
 
 
-def sweep_progress(plan: dict, results_dir: str) -> str:
-    """'7/19 runs done, about 6m10s of training left' from the result files present now."""
-    done = [[store.run_path(results_dir, r["run_id"]).exists() for r in unit] for unit in plan["units"]]
-    left = sum(est for est, unit in zip(plan["estimated_s"], done) if not all(unit))
-    runs = [d for unit in done for d in unit]
-    return f"{sum(runs)}/{len(runs)} runs done, about {format_duration(left)} of training left (estimate)"
+def runs_done(plan: dict, results_dir: str) -> Tuple[int, int]:
+    """(runs with a result file now, runs in the plan)."""
+    done = [store.run_path(results_dir, r["run_id"]).exists() for unit in plan["units"] for r in unit]
+    return sum(done), len(done)
+
+
+def sweep_progress(plan: dict, results_dir: str, jobs: int = 1) -> Tuple[int, int, str]:
+    """(runs done, runs in the plan, 'about 6m10s of training left (estimated from ...)') from the files now."""
+    done, total = runs_done(plan, results_dir)
+    left = training_left(plan, results_dir, jobs)
+    return done, total, f"about {format_duration(left.seconds)} of training left (estimated {left.how})"

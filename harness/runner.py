@@ -16,6 +16,7 @@ from harness.data import PreparedData, prepare_data
 from harness.device import pick_device, threads_for
 from harness.plan import check_data_fits, check_same_data, data_changed_error
 from harness.progress import RunProgress
+from harness.trackers import fan_out, open_sinks
 from harness.record import curve_frame, run_metadata
 from harness.resolve import ResolvedRun
 from harness.trainer import CheckpointDataMismatch, ForeignState, TrainOutcome, Trainer
@@ -127,10 +128,15 @@ def train_and_record(run: ResolvedRun, data: PreparedData, device: torch.device,
     if branch_from is not None:
         log.info("%s: cooldown branch of trunk %s from step %d (%s, %d steps)", shape_label(run), run.trunk_id[:8],
                  run.fork_step, run.config.train.cooldown_shape, run.cooldown_steps)
-    progress = RunProgress(shape_label(run), run.tokens, run.config.train.progress_interval_s)
-    trainer = Trainer(run, data, device, ckpt, on_row=progress, on_checkpoint=check,
+    progress = RunProgress(shape_label(run), run.tokens, run.config.train.progress_interval_s, bar=parallel_jobs <= 1)
+    sinks = open_sinks(run)
+    trainer = Trainer(run, data, device, ckpt, on_row=fan_out(progress, *sinks), on_checkpoint=check,
                       stop_after_step=stop_after_step, segment=segment, state_tag=tag)
-    outcome = train_checked(trainer, run)
+    try:
+        outcome = train_checked(trainer, run)
+    finally:
+        for sink in sinks:
+            sink.close()
     check()  # a process that lost the run while finishing leaves the result to the new owner
     meta = run_metadata(run, data, outcome, preset=run.config.sweep.preset)
     path = store.write_run(results_dir, curve_frame(run.run_id, outcome), meta)

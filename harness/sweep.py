@@ -27,6 +27,7 @@ from configs.run import CONFIG_DIR, composition_error
 from harness.failures import run_failed
 from harness.plan import PlannedRun, PlannedUnit, build_plan, estimate_seconds, format_plan, plan_units
 from harness.plan_file import read_plan, sweep_progress, unit_of, write_plan
+from harness.progress import sweep_bar
 from harness.quarantine import check_results_folder
 from harness.runner import RunResult, tidy_finished
 from harness.trunk_runner import tidy_finished_trunk
@@ -121,7 +122,8 @@ def hydra_arguments(line: CommandLine, cfg: DictConfig, plan: List[PlannedRun], 
     units = plan_units(plan)
     pending = launch_order(units, [i for i, u in enumerate(units) if u.pending], jobs)
     estimates = [estimate_seconds(u.cost.flops, flops_per_s) for u in units]
-    plan_file = write_plan(cfg.sweep.results_dir, [u.unit.runs for u in units], estimates)
+    plan_file = write_plan(cfg.sweep.results_dir, [u.unit.runs for u in units], estimates,
+                           [u.cost.flops for u in units])
     args = [*line.flags, "--multirun", *line.overrides, f"sweep.plan_file={plan_file}",
             f"sweep.unit={','.join(map(str, pending))}"]
     if line.axes:  # the jobs take their points from the plan, so the grid travels as the preset name only
@@ -174,9 +176,12 @@ def run_job(cfg: DictConfig) -> List[RunResult]:
     runs = unit_of(plan, cfg.sweep.unit)
     first = runs[0]
     what = f"trunk {first.trunk_id[:8]} with {len(runs)} budgets" if first.trunk_id else f"run {first.run_id[:8]}"
-    log.info("[sweep: %s] unit %d: %s (%s)", sweep_progress(plan, first.config.sweep.results_dir), cfg.sweep.unit,
-             what, first.grid)
+    jobs = parallel_jobs()
+    done, total, left = sweep_progress(plan, first.config.sweep.results_dir, jobs)
+    log.info("[sweep: %d/%d runs done, %s] unit %d: %s (%s)", done, total, left, cfg.sweep.unit, what, first.grid)
+    if jobs <= 1:  # one bar line per unit; workers side by side would draw over one another's lines
+        sweep_bar(done, total, left)
     try:
-        return execute_unit(runs, parallel_jobs=parallel_jobs(), force=first.config.sweep.force)
+        return execute_unit(runs, parallel_jobs=jobs, force=first.config.sweep.force)
     except OSError as exc:  # a file it could not write fails this unit alone; scripts/sweep.py counts its runs
         return [run_failed(run, exc) for run in runs]

@@ -69,7 +69,7 @@ def make_optimizer(model: torch.nn.Module, run: ResolvedRun, device: torch.devic
     no_decay = [p for p in model.parameters() if p.dim() < 2 or id(p) in embeddings]
     groups = [{"params": decay, "weight_decay": t.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
     # The fused kernel on CPU as on CUDA: 1-3% more tokens/s than foreach on the toy shapes, in each of four
-    # interleaved measurements on 2 cores (scripts/bench.py --variants; README "Speed").
+    # interleaved measurements on 2 cores (scripts/bench.py --variants; docs/speed.md).
     return torch.optim.AdamW(groups, lr=run.peak_lr, betas=(t.beta1, t.beta2), fused=True)
 
 
@@ -86,7 +86,7 @@ def per_window_test_losses(model: GPT, windows: torch.Tensor, device: torch.devi
 
     Evaluated `batch` windows at a time (the training batch: memory bounded by what training needs).
     Chunks of 16 windows cost 0.33-0.56 of a training step per token on the toy shapes, chunks of 64
-    0.47-0.61 (2-core CPU; the 64-window logits no longer fit in cache): see README "Speed".
+    0.47-0.61 (2-core CPU; the 64-window logits no longer fit in cache): see docs/speed.md.
     """
     model.eval()
     per_window = []

@@ -1,5 +1,5 @@
 """Bad corpora: an empty corpus is an error naming its files (exit 2, results untouched); files that are not
-valid UTF-8 are skipped, counted and named in a warning (the policy documented in the README)."""
+valid UTF-8 are skipped, counted and named in a warning (the policy in docs/guarantees.md)."""
 
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ from harness.bench.machine import Machine
 
 MARKDOWN_NAME = "bench.md"
 # Start-to-end change of the measured peak above which the report warns: the VM here drifts by up to
-# about 10% over hours (README "Speed"), so more than that within one run means a load came or went.
+# about 10% over hours (docs/speed.md), so more than that within one run means a load came or went.
 PEAK_DRIFT_WARNING = 0.10
 TITLES = {
     "shapes": "Trainer vs plain loop (tokens/s, exact-count FLOPs/s, MFU; eval share of the shape's runs)",

@@ -2,8 +2,9 @@
 
 Every context c (the last k symbols) draws its next symbol from Zipf(s) over the ranks 1..m,
 mapped to symbols by a seeded random permutation of its own. The chain emits token ids directly
-(vocabulary = V), so a model's loss can be compared with the true irreducible loss, the entropy
-rate h = sum_c pi(c) H(P(.|c)) in nats/token, pi the stationary distribution of contexts.
+(vocabulary = V), so a model's loss can be compared with its exactly known entropy
+rate h = sum_c pi(c) H(P(.|c)) in nats/token, pi the stationary distribution of contexts (the
+reachable floor for order 1; slightly below it for order >= 2, docs/deviations.md).
 """
 
 import hashlib
