@@ -52,8 +52,10 @@ def local_minima(log_n: np.ndarray, loss: np.ndarray, weight: np.ndarray | None 
     c2, c1, c0 = coeffs.T
     with np.errstate(divide="ignore", invalid="ignore"):
         vertex = np.where(c2 > 0, -c1 / (2 * c2), np.nan)
-    x_used = np.where(w > 0, x, np.nan)
-    inside = (vertex >= np.nanmin(x_used, axis=0)) & (vertex <= np.nanmax(x_used, axis=0))
+    # the span of the sizes each column fitted (a column that fitted none is never 'inside')
+    x_low = np.where(w > 0, x, np.inf).min(axis=0)
+    x_high = np.where(w > 0, x, -np.inf).max(axis=0)
+    inside = (vertex >= x_low) & (vertex <= x_high)
     bracketed = below & above & inside & (n_sizes >= MIN_LOCAL_SIZES)
     message = np.select([n_sizes < MIN_LOCAL_SIZES, ~(below & above), ~(c2 > 0), ~inside],
                         [f"fewer than {MIN_LOCAL_SIZES} sizes", "lowest point at the edge of the size grid",
