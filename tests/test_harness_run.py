@@ -16,13 +16,14 @@ CURVE_COLUMNS = ["run_id", "step", "tokens", "compute_6n", "compute_6n_logits", 
                  "train_loss", "test_loss", "lr", "elapsed_s"]
 # docs/architecture.md, "Run metadata".
 METADATA_KEYS = [
-    "run_id", "status", "diverged_step", "schema_version", "n_layer", "d_model", "n_head", "d_ff", "n_ctx",
+    "run_id", "status", "diverged_step", "schema_version", "family", "n_layer", "d_model", "n_head", "d_ff", "n_ctx",
     "vocab_size", "tie_embeddings", "params_non_embedding", "params_total", "params_embedding",
     "params_token_embedding", "params_position_embedding", "params_output_head",
     "params_non_embedding_closed_form", "flops_per_token_fwd_kaplan", "flops_per_token_6n",
     "flops_per_token_6n_logits", "flops_per_token_palm", "flops_per_token_exact", "tokens", "batch_size", "lr",
     "lr_rule", "seed", "corpus", "corpus_fingerprint", "corpus_entropy_rate_nats", "corpus_skipped_files", "epochs",
-    "device", "torch_version", "final_test_loss", "final_test_loss_sem", "best_test_loss", "wall_time_s",
+    "device", "torch_version", "final_test_loss", "final_test_loss_sem",
+    "final_test_loss_by_position_json", "best_test_loss", "wall_time_s",
     "tokens_requested", "steps", "warmup_steps", "grid", "compute_budget", "preset", "config_json",
 ]
 FLOP_CONVENTIONS = ["6n", "6n_logits", "palm", "exact"]
