@@ -20,7 +20,7 @@ FAMILIES_GRID = "families"  # the grid name of configs/sweep/families.yaml
 BASELINE_FAMILY = "gpt2"  # every other family is compared with it
 DEFAULT_EQUIVALENCE_TOLERANCE = 0.03  # Kaplan 2020 Fig. 5 caption: shapes agree "within 3%" (published.py)
 EQUIVALENT, DIFFERENT, UNRESOLVED = "equivalent within {:g}%", "different", "not resolved by this sweep"
-N_COL, LOSS_COL = "params_non_embedding", "final_test_loss"
+N_COL, LOSS_COL, SEM_COL = "params_non_embedding", "final_test_loss", "final_test_loss_sem"
 
 
 def family_runs(runs: pd.DataFrame) -> pd.DataFrame:
@@ -35,14 +35,32 @@ def fit_family(runs: pd.DataFrame, loss_col: str = LOSS_COL) -> FitResult:
     return fit_aggregated(runs, N_COL, loss_col, "N", irreducible=False)
 
 
-def _draw(runs: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
-    """One bootstrap resample of a family's runs: seeds within each size when every size has two or more
-    (the size grid is the design, kept fixed), else runs across sizes."""
+def _draw(runs: pd.DataFrame, rng: np.random.Generator, loss_col: str) -> pd.DataFrame:
+    """One bootstrap resample of a family's runs. With two or more seeds at every size: seeds resampled within
+    each size (the size grid is the design, kept fixed). Otherwise each run's loss is redrawn from a normal
+    with its held-out standard error (final_test_loss_sem): evaluation noise only, seed noise unseen
+    (docs/deviations.md); with no standard error either, the resample is empty and the fit fails (no interval)."""
     sizes = runs[N_COL].to_numpy(float)
     groups = [np.flatnonzero(sizes == n) for n in np.unique(sizes)]
     if all(len(g) >= 2 for g in groups):
         return runs.iloc[np.concatenate([rng.choice(g, len(g)) for g in groups])]
-    return runs.iloc[rng.integers(0, len(runs), len(runs))]
+    if SEM_COL not in runs:
+        return runs.iloc[0:0]
+    loss = runs[loss_col].to_numpy(float) + rng.normal(0.0, 1.0, len(runs)) * runs[SEM_COL].to_numpy(float)
+    return runs.assign(**{loss_col: loss})
+
+
+def family_fits(runs: pd.DataFrame, loss_col: str = LOSS_COL, n_boot: int = 200,
+                seed: int = 0) -> dict[str, FitResult]:
+    """L(N) per family with 95% intervals of alpha_N and N_c from n_boot refits on _draw resamples."""
+    fits, rng = {}, np.random.default_rng(seed)
+    for family, group in runs.groupby("family"):
+        fit = fit_family(group, loss_col)
+        refits = [fit_family(_draw(group, rng, loss_col), loss_col) for _ in range(n_boot if fit.ok else 0)]
+        for key in ("alpha_N", "N_c"):
+            fit.intervals[key] = _interval(np.array([r.params[key] for r in refits if r.ok]))
+        fits[family] = fit
+    return fits
 
 
 def verdict(low: float, high: float, tolerance: float) -> str:
@@ -72,7 +90,8 @@ def _bootstrap_differences(base_runs, other_runs, at_n, loss_col, n_boot, seed) 
     """(refits, 1 + len(at_n)) samples of _differences, both families resampled independently."""
     rng, rows = np.random.default_rng(seed), []
     for _ in range(n_boot):
-        base, other = fit_family(_draw(base_runs, rng), loss_col), fit_family(_draw(other_runs, rng), loss_col)
+        base = fit_family(_draw(base_runs, rng, loss_col), loss_col)
+        other = fit_family(_draw(other_runs, rng, loss_col), loss_col)
         if base.ok and other.ok:
             rows.append(_differences(base, other, at_n))
     return np.array(rows).reshape(-1, 1 + len(at_n))

@@ -6,12 +6,11 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from analysis.architecture import shape_equivalence, shape_spread, shape_table
-from analysis.bootstrap import attach_bootstrap
 from analysis.chinchilla import DEFAULT_MAX_STARTS, fit_chinchilla
 from analysis.conventions import convention_exponents
 from analysis.data import COMPUTE_CONVENTIONS, replicate_noise, split_by_status
-from analysis.families import (DEFAULT_EQUIVALENCE_TOLERANCE, compare_families, family_fit_table, family_runs,
-                               fit_family, loss_by_position)
+from analysis.families import (DEFAULT_EQUIVALENCE_TOLERANCE, compare_families, family_fit_table, family_fits,
+                               family_runs, loss_by_position)
 from analysis.frontier import fit_compute_frontier
 from analysis.frontier_final import fit_final_frontier
 from analysis.isoflop import fit_isoflop
@@ -140,9 +139,7 @@ def _family_analysis(analysis: Analysis) -> None:
     runs, options = family_runs(analysis.runs), analysis.options
     if runs.empty:
         return
-    for family, group in runs.groupby("family"):
-        analysis.family_fits[family] = attach_bootstrap(fit_family(group), fit_family, group, options.n_boot,
-                                                        options.seed)
+    analysis.family_fits = family_fits(runs, n_boot=options.n_boot, seed=options.seed)
     analysis.families = family_fit_table(analysis.family_fits, runs)
     analysis.family_differences = compare_families(runs, analysis.family_fits, n_boot=options.n_boot,
                                                    seed=options.seed, tolerance=options.equivalence_tolerance)

@@ -25,7 +25,7 @@ def plot_families(runs: pd.DataFrame, fits: dict[str, FitResult], out_dir: Path,
             fit_line(ax, fit, group[N_COL].min(), group[N_COL].max(),
                      f"{family}: α_N = {fit.params['alpha_N']:.3g}", color=colour)
     loglog(ax, "non-embedding parameters N")
-    ax.set_title("families at matched N (Kaplan 2020 Fig. 7, left)")
+    ax.set_title("Kaplan 2020 Fig. 7, left")
     return save_figure(fig, out_dir, "families_loss_vs_n")
 
 

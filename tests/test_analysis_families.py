@@ -96,3 +96,11 @@ def test_shape_verdict_uses_replicate_intervals():
     table = shape_equivalence(shapes, 0.03)
     assert table.iloc[0]["worst_shape"] == "c" and table.iloc[0]["verdict"] == DIFFERENT
     assert shape_equivalence(shapes[shapes["shape"] != "c"], 0.03).iloc[0]["verdict"] == "equivalent within 3%"
+
+
+def test_one_seed_per_size_takes_its_interval_from_the_held_out_standard_error():
+    runs = synthetic_runs({"gpt2": 0.0, "llama": 0.0}, seeds=1)  # sem 0.01 nats on losses near 2-3 nats
+    row = _differences(runs).iloc[1]
+    assert 0.001 < row["interval_95"][1] - row["interval_95"][0] < 0.05
+    without = _differences(runs.drop(columns="final_test_loss_sem"))
+    assert set(without["verdict"].iloc[1:]) == {UNRESOLVED}  # resampling one run per size says nothing
