@@ -1,5 +1,6 @@
 """One run end to end, in process: config -> training -> runs/<run_id>.parquet as docs/architecture.md specifies."""
 
+import json
 import logging
 import math
 
@@ -156,3 +157,10 @@ def test_second_execution_skips_the_finished_run(finished, run_config):
     result, _, _ = finished
     again = execute_config(run_config(result.path.parent.parent))
     assert (again.action, again.run_id, again.path) == ("skipped", result.run_id, result.path)
+
+
+def test_loss_by_position_is_recorded_and_averages_to_the_final_loss(finished):
+    _, _, meta = finished
+    by_position = json.loads(meta["final_test_loss_by_position_json"])
+    assert len(by_position) == 64  # TINY_RUN's n_ctx
+    assert sum(by_position) / 64 == pytest.approx(meta["final_test_loss"], rel=1e-5)
