@@ -18,8 +18,8 @@ def plot_families(runs: pd.DataFrame, fits: dict[str, FitResult], out_dir: Path,
     for i, (family, group) in enumerate(chosen.groupby("family")):
         colour = f"C{i}"
         points = group.groupby(N_COL)[loss_col].agg(["mean", "min", "max"]).reset_index()
-        ax.errorbar(points[N_COL], points["mean"], yerr=[points["mean"] - points["min"], points["max"] - points["mean"]],
-                    fmt="o", color=colour, label=family)
+        spread = [points["mean"] - points["min"], points["max"] - points["mean"]]
+        ax.errorbar(points[N_COL], points["mean"], yerr=spread, fmt="o", color=colour, label=family)
         fit = fits.get(family)
         if fit is not None and fit.ok:
             fit_line(ax, fit, group[N_COL].min(), group[N_COL].max(),

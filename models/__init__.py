@@ -1,4 +1,7 @@
-"""Models of every family (gpt2, llama, lstm), parameter counting and FLOP accounting. Pure PyTorch: a config in, a module out."""
+"""Models of every family (gpt2, llama, lstm), parameter counting and FLOP accounting.
+
+Pure PyTorch: a config in, a module out.
+"""
 
 from models.config import FAMILIES, GPTConfig
 from models.counting import (

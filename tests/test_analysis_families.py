@@ -23,10 +23,10 @@ def synthetic_runs(offsets: dict[str, float], alphas: dict[str, float] | None = 
         for n in SIZES:
             for s in range(seeds):
                 loss = (1 + offset) * (N_C / n) ** alpha * np.exp(rng.normal(0, noise))
-                lstm = family == "lstm"
+                lstm, d_model = family == "lstm", int((n / 24) ** 0.5)
                 rows.append({"run_id": f"{family}-{n:g}-{s}", "status": "completed", "grid": "families",
-                             "family": family, "n_layer": 2, "d_model": int((n / 24) ** 0.5),
-                             "n_head": None if lstm else 2, "d_ff": 0 if lstm else 4 * int((n / 24) ** 0.5), "params_non_embedding": n, "tokens": 1e6, "seed": s,
+                             "family": family, "n_layer": 2, "d_model": d_model, "n_head": None if lstm else 2,
+                             "d_ff": 0 if lstm else 4 * d_model, "params_non_embedding": n, "tokens": 1e6, "seed": s,
                              "final_test_loss": loss, "best_test_loss": loss, "final_test_loss_sem": 0.01,
                              "final_test_loss_by_position_json": json.dumps([loss * 1.2, loss, loss * 0.9])})
     return pd.DataFrame(rows)
@@ -75,7 +75,8 @@ def test_a_3_percent_difference_under_5_percent_noise_is_not_resolved():
 def test_tolerance_is_configurable_through_the_analysis_options():
     runs = synthetic_runs({"gpt2": 0.0, "llama": 0.05})
     tight = run_analysis(runs, pd.DataFrame(columns=["run_id"]), AnalysisOptions(n_boot=20, max_starts=4))
-    loose = run_analysis(runs, pd.DataFrame(columns=["run_id"]), AnalysisOptions(n_boot=20, max_starts=4, equivalence_tolerance=0.1))
+    loose = run_analysis(runs, pd.DataFrame(columns=["run_id"]),
+                         AnalysisOptions(n_boot=20, max_starts=4, equivalence_tolerance=0.1))
     assert _overall(tight.family_differences, "llama") == DIFFERENT
     assert _overall(loose.family_differences, "llama") == "equivalent within 10%"
     assert set(tight.families["family"]) == {"gpt2", "llama"}
