@@ -125,3 +125,5 @@ def test_families_preset_plans_three_families_at_matched_n_with_one_d_and_schedu
     assert {(r.tokens, r.config.train.schedule, r.config.train.seed) for r in runs} == {
         (153_600, "wsd", 0), (153_600, "wsd", 1)}  # 150 steps of 8 x 128
     assert {r.gpt.n_head for r in runs if r.gpt.family == "lstm"} == {None}
+    assert {r.peak_lr for r in runs if r.gpt.family == "lstm"} == {0.03}  # its calibrated rate
+    assert {r.config.train.lr_rule for r in runs if r.gpt.family != "lstm"} == {"kaplan"}
