@@ -1,9 +1,13 @@
 """Architecture independence (Kaplan 2020 sec. 3.1, Fig. 5): loss spread across shapes at fixed N."""
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
+from scipy.stats import norm
 
+from analysis.bootstrap import CONFIDENCE
 from analysis.data import architecture_label
+from analysis.families import combined_verdict, verdict
 from analysis.published import KAPLAN_SHAPE_SPREAD_PCT
 from analysis.result import FitResult
 
@@ -80,3 +84,40 @@ def architecture_verdict(spread: pd.DataFrame) -> str:
     return (f"largest loss spread across shapes at fixed N: {worst['spread_pct']:.2f}% (group {worst['group']}, "
             f"aspect ratio {worst['aspect_min']:.3g}..{worst['aspect_max']:.3g}); {within} Kaplan's "
             f"{KAPLAN_SHAPE_SPREAD_PCT:g}% (Kaplan 2020 sec. 3.1, Fig. 5: 'within a few percent')")
+
+
+# A shape's interval is its difference +- this many standard errors: the two-sided normal quantile of CONFIDENCE.
+Z_95 = float(norm.ppf(0.5 + CONFIDENCE / 2))
+
+
+def _shape_means(table: pd.DataFrame) -> pd.DataFrame:
+    """Per (group, shape): mean relative loss and its standard error, from seed replicates when a shape has
+    two or more, else from the held-out windows' standard error of its one run (final_test_loss_sem)."""
+    sem = table["final_test_loss_sem"] if "final_test_loss_sem" in table else np.nan  # NaN: not resolved
+    rel = table.assign(own_se=table["relative_loss"] * sem / table["final_test_loss"])
+    grouped = rel.groupby(["group", "shape"])
+    means = grouped.agg(mean=("relative_loss", "mean"), sd=("relative_loss", "std"), n=("relative_loss", "size"),
+                        own_se=("own_se", "mean")).reset_index()
+    means["se"] = (means["sd"] / means["n"] ** 0.5).where(means["n"] >= 2, means["own_se"])
+    return means
+
+
+def shape_equivalence(table: pd.DataFrame, tolerance: float) -> pd.DataFrame:
+    """Per fixed-N group: the worst shape's loss excess over the best, its 95% interval and the group's verdict
+    over all its shapes (analysis.families.verdict); the best shape is chosen from the same data, so the
+    excesses lean positive (docs/deviations.md)."""
+    rows = []
+    for group, shapes in _shape_means(table).groupby("group"):
+        if len(shapes) < 2:
+            continue
+        best = shapes.loc[shapes["mean"].idxmin()]
+        others = shapes.drop(index=best.name)
+        excess = others["mean"] / best["mean"] - 1.0
+        se = (others["se"] ** 2 + best["se"] ** 2) ** 0.5 / best["mean"]
+        verdicts = [verdict(e - Z_95 * s, e + Z_95 * s, tolerance) for e, s in zip(excess, se)]
+        worst = excess.idxmax()
+        rows.append({"group": group, "n_shapes": len(shapes), "best_shape": best["shape"],
+                     "worst_shape": others.loc[worst, "shape"], "worst_excess": float(excess[worst]),
+                     "interval_95": (float(excess[worst] - Z_95 * se[worst]), float(excess[worst] + Z_95 * se[worst])),
+                     "verdict": combined_verdict(verdicts, tolerance)})
+    return pd.DataFrame(rows)

@@ -12,10 +12,15 @@ MIN_SEEDS_FOR_OWN_VARIANCE = 3  # fewer replicates give too wild a per-point var
 
 
 def shape_label(runs: pd.DataFrame) -> pd.Series:
-    """'n_layer x d_model' for each run, e.g. '4x128'; a points table's own `shape` column where it has one."""
+    """'n_layer x d_model' for each run, e.g. '4x128', prefixed by a family other than gpt2; a points table's
+    own `shape` column where it has one."""
     if "shape" in runs and "n_layer" not in runs:
         return runs["shape"].astype(str)
-    return runs["n_layer"].astype(int).astype(str) + "x" + runs["d_model"].astype(int).astype(str)
+    label = runs["n_layer"].astype(int).astype(str) + "x" + runs["d_model"].astype(int).astype(str)
+    if "family" in runs:  # gpt2 (and runs from before families) keep their labels; '2x32' of lstm is 'lstm 2x32'
+        family = runs["family"].fillna("gpt2")
+        label = label.where(family == "gpt2", family + " " + label)
+    return label
 
 
 def architecture_label(runs: pd.DataFrame) -> pd.Series:
@@ -81,7 +86,7 @@ def _at_shared_tokens(runs: pd.DataFrame) -> tuple[pd.DataFrame, str]:
                                        f"D = {d:.3g}, the largest token count {MIN_SHAPES_AT_SHARED_D} or more share")
 
 
-SHAPE_COLUMNS = ["n_layer", "d_model", "n_head", "d_ff", "shape"]  # `shape`: a points table's label (analysis.table)
+SHAPE_COLUMNS = ["family", "n_layer", "d_model", "n_head", "d_ff", "shape"]  # `shape`: a points table's label (analysis.table)
 
 
 def shape_keys(runs: pd.DataFrame) -> list[str]:
@@ -93,7 +98,8 @@ def largest_d_per_shape(runs: pd.DataFrame) -> pd.DataFrame:
     """The runs of each model shape (SHAPE_COLUMNS present) at that shape's largest token count (seed
     replicates kept)."""
     shape = shape_keys(runs)
-    return runs[runs["tokens"] == runs.groupby(shape)["tokens"].transform("max")]
+    # dropna=False: an lstm has no n_head (None), and a run from before families no family
+    return runs[runs["tokens"] == runs.groupby(shape, dropna=False)["tokens"].transform("max")]
 
 
 def aggregate_replicates(runs: pd.DataFrame, x_col: str, loss_col: str) -> pd.DataFrame:
@@ -131,7 +137,7 @@ def replicate_weights(n: np.ndarray, sd_log: np.ndarray) -> np.ndarray:
 
 def replicate_noise(runs: pd.DataFrame, loss_col: str = "final_test_loss") -> pd.DataFrame:
     """Run-to-run spread of loss among runs that differ only in seed (same shape and tokens)."""
-    keys = [k for k in ("grid", "n_layer", "d_model", "n_head", "d_ff", "shape", "params_non_embedding", "tokens", "lr")
+    keys = [k for k in ("grid", "family", "n_layer", "d_model", "n_head", "d_ff", "shape", "params_non_embedding", "tokens", "lr")
             if k in runs]
     logs = runs.assign(_log=np.log(runs[loss_col].astype(float)))
     grouped = logs.groupby(keys, dropna=False)["_log"]

@@ -5,6 +5,7 @@ from pathlib import Path
 
 from analysis.pipeline import Analysis
 from analysis.plots_architecture import plot_embedding_counting, plot_shape_dependence
+from analysis.plots_families import plot_families, plot_loss_by_position
 from analysis.plots_scaling import plot_figure1, plot_isoflop, plot_optimal_size
 
 
@@ -47,6 +48,18 @@ def _embeddings(analysis: Analysis, out_dir: Path):
     return plot_embedding_counting(analysis.runs, out_dir), None
 
 
+def _families(analysis: Analysis, out_dir: Path):
+    if not analysis.family_fits:
+        return None, "no runs with grid=='families'"
+    return plot_families(analysis.runs, analysis.family_fits, out_dir), None
+
+
+def _positions(analysis: Analysis, out_dir: Path):
+    if analysis.positions is None or analysis.positions.empty:
+        return None, "no families runs with final_test_loss_by_position_json"
+    return plot_loss_by_position(analysis.positions, out_dir), None
+
+
 FIGURES = (
     ("figure1_scaling", _figure1, "Loss vs compute (learning curves coloured by N, frontier fit), "
                                   "vs dataset size (L(D)), vs non-embedding parameters (L(N)); Kaplan 2020 Fig. 1"),
@@ -59,6 +72,10 @@ FIGURES = (
                                    "feed-forward ratio where varied); Kaplan 2020 Fig. 5"),
     ("architecture_embeddings", _embeddings, "Test loss vs parameters with and without embeddings, "
                                              "coloured by depth, each shape at its largest D; Kaplan 2020 Fig. 6"),
+    ("families_loss_vs_n", _families, "Final test loss vs non-embedding N per model family (seed means, bars: "
+                                      "range over seeds) with each family's L(N); Kaplan 2020 Fig. 7 left"),
+    ("loss_by_position", _positions, "Final test loss at each token position of the context, per family and "
+                                     "size; Kaplan 2020 Fig. 7 right and Fig. 20"),
 )
 
 

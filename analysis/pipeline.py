@@ -5,10 +5,12 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from analysis.architecture import shape_spread, shape_table
+from analysis.architecture import shape_equivalence, shape_spread, shape_table
 from analysis.chinchilla import DEFAULT_MAX_STARTS, fit_chinchilla
 from analysis.conventions import convention_exponents
 from analysis.data import COMPUTE_CONVENTIONS, replicate_noise, split_by_status
+from analysis.families import (DEFAULT_EQUIVALENCE_TOLERANCE, compare_families, family_fit_table, family_fits,
+                               family_runs, loss_by_position)
 from analysis.frontier import fit_compute_frontier
 from analysis.frontier_final import fit_final_frontier
 from analysis.isoflop import fit_isoflop
@@ -31,6 +33,8 @@ class AnalysisOptions:
     """Seed of every bootstrap and of the k-fold split."""
     max_starts: int = DEFAULT_MAX_STARTS
     """L-BFGS starts of the Chinchilla fit, taken from the Hoffmann init grid by lowest initial loss."""
+    equivalence_tolerance: float = DEFAULT_EQUIVALENCE_TOLERANCE
+    """Relative loss difference within which families (or shapes) at matched N count as equivalent."""
 
 
 @dataclass
@@ -57,6 +61,15 @@ class Analysis:
     spread: pd.DataFrame | None = None
     unreadable: list[str] = field(default_factory=list)
     """Run files left out as unreadable (analyze.py --skip-unreadable), with the reason."""
+    family_fits: dict[str, FitResult] = field(default_factory=dict)
+    """L(N) per model family of the families grid (analysis.families)."""
+    families: pd.DataFrame | None = None
+    """Per-family fit table, and the differences from gpt2 with their verdicts (compare_families)."""
+    family_differences: pd.DataFrame | None = None
+    positions: pd.DataFrame | None = None
+    """Loss by position in context per family and size (analysis.families.loss_by_position)."""
+    shape_verdicts: pd.DataFrame | None = None
+    """Per fixed-N group of arch_shape: the equivalence verdict (architecture.shape_equivalence)."""
 
 
 def _single_fits(runs: pd.DataFrame, options: AnalysisOptions) -> dict[str, FitResult]:
@@ -115,4 +128,19 @@ def run_analysis(runs: pd.DataFrame, curves: pd.DataFrame, options: AnalysisOpti
     analysis.comparison = compare_joint_models(usable, fitters, seed=options.seed)
     analysis.shapes = shape_table(usable, baseline=analysis.fits["L(N)"])
     analysis.spread = shape_spread(analysis.shapes) if not analysis.shapes.empty else pd.DataFrame()
+    tolerance = options.equivalence_tolerance
+    analysis.shape_verdicts = shape_equivalence(analysis.shapes, tolerance) if not analysis.shapes.empty else None
+    _family_analysis(analysis)
     return analysis
+
+
+def _family_analysis(analysis: Analysis) -> None:
+    """Fill the families fields when the runs include the families grid."""
+    runs, options = family_runs(analysis.runs), analysis.options
+    if runs.empty:
+        return
+    analysis.family_fits = family_fits(runs, n_boot=options.n_boot, seed=options.seed)
+    analysis.families = family_fit_table(analysis.family_fits, runs)
+    analysis.family_differences = compare_families(runs, analysis.family_fits, n_boot=options.n_boot,
+                                                   seed=options.seed, tolerance=options.equivalence_tolerance)
+    analysis.positions = loss_by_position(runs)

@@ -12,6 +12,7 @@ from analysis.branches import is_branch, schedule_of, shared_rows_differ
 from analysis.data import MIN_SEEDS_FOR_OWN_VARIANCE, pooled_sd_log
 from analysis.pipeline import Analysis
 from analysis.report import Report
+from analysis.report_families import families_section, shape_verdict_section
 from analysis.result import FitResult
 
 # (quantity, fit key, parameter, published value, source); the published values live in analysis.published
@@ -244,6 +245,8 @@ def build_report(analysis: Analysis, figures: list, skipped: list) -> Report:
     report.text(architecture_verdict(analysis.spread))
     if not analysis.spread.empty:
         report.table(analysis.spread, "architecture_spread")
+    shape_verdict_section(report, analysis)
+    families_section(report, analysis)
     report.heading("IsoFLOP profiles")
     _isoflop_section(report, analysis)
     report.heading("Run-to-run noise")

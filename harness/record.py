@@ -14,7 +14,7 @@ from harness.divergence import train_unigram_loss
 from harness.resolve import ResolvedRun
 from harness.store import CURVE_COLUMNS
 from harness.trainer import TrainOutcome
-from models.counting import kaplan_non_embedding_params
+from models.counting import closed_form_non_embedding_params
 from models.flops import TRAIN_FLOPS_PER_TOKEN, flops_per_token_fwd_kaplan
 
 
@@ -38,12 +38,12 @@ def run_metadata(run: ResolvedRun, data: PreparedData, outcome: TrainOutcome, pr
     meta = {
         "run_id": run.run_id, "status": outcome.status, "diverged_step": outcome.diverged_step,
         "diverged_rule": outcome.diverged_rule, "train_unigram_loss_nats": train_unigram_loss(data),
-        "n_layer": g.n_layer, "d_model": g.d_model, "n_head": g.n_head, "d_ff": g.d_ff, "n_ctx": g.n_ctx,
+        "family": g.family, "n_layer": g.n_layer, "d_model": g.d_model, "n_head": g.n_head, "d_ff": g.d_ff, "n_ctx": g.n_ctx,
         "vocab_size": g.vocab_size, "tie_embeddings": g.tie_embeddings,
         "params_non_embedding": p.non_embedding, "params_total": p.total, "params_embedding": p.embedding,
         "params_token_embedding": p.token_embedding, "params_position_embedding": p.position_embedding,
         "params_output_head": p.output_head,
-        "params_non_embedding_closed_form": kaplan_non_embedding_params(g.n_layer, g.d_model, g.d_attn, g.d_ff),
+        "params_non_embedding_closed_form": closed_form_non_embedding_params(g),
         "flops_per_token_fwd_kaplan": flops_per_token_fwd_kaplan(g),
         **{f"flops_per_token_{k}": f(g) for k, f in TRAIN_FLOPS_PER_TOKEN.items()},
         "tokens": run.tokens, "tokens_requested": run.tokens_requested, "steps": run.steps,
@@ -56,6 +56,8 @@ def run_metadata(run: ResolvedRun, data: PreparedData, outcome: TrainOutcome, pr
         "epochs": outcome.epochs,
         "device": outcome.device, "torch_version": torch.__version__,
         "final_test_loss": final, "final_test_loss_sem": outcome.final_test_loss_sem, "best_test_loss": best, "wall_time_s": outcome.wall_time_s,
+        # A JSON string, not a list, so that load_curves can repeat it on every curve row (docs/families.md).
+        "final_test_loss_by_position_json": json.dumps(outcome.final_test_loss_by_position),
         "grid": run.grid, "compute_budget": run.compute_budget, "preset": preset,
         "config_json": json.dumps(dataclasses.asdict(run.config), sort_keys=True, default=str),
     }

@@ -20,7 +20,7 @@ from configs.run import RunConfig
 from harness.schedule import CosineSchedule, WSDSchedule
 from models.config import GPTConfig
 from models.counting import ParamCounts, count_params
-from models.gpt import GPT
+from models.families import build_model
 
 # Kaplan et al. 2020 app. D.1, eq. D.1: LR(N) ~= 0.003239 - 0.0001395 log(N), N non-embedding, natural log.
 KAPLAN_LR_INTERCEPT = 0.003239
@@ -43,6 +43,8 @@ NON_RESULT_FIELDS = {
 # read them, so every cosine run id stayed what it was before wsd existed.
 WSD_ONLY_FIELDS = ("warmup_tokens", "cooldown_frac", "cooldown_shape", "schedule")
 COSINE_ONLY_FIELDS = ("warmup_frac",)
+# model.family is left out of a gpt2 run's id, so every id from before families existed stays what it was.
+DEFAULT_FAMILY = "gpt2"
 RUN_ID_HEX_CHARS = 16
 
 
@@ -100,14 +102,14 @@ def gpt_config(cfg: RunConfig) -> GPTConfig:
     m = cfg.model
     return GPTConfig(
         n_layer=m.n_layer, d_model=m.d_model, n_head=m.resolved_n_head, n_ctx=m.n_ctx,
-        vocab_size=vocab_size_of(cfg), d_ff=m.d_ff, tie_embeddings=m.tie_embeddings,
+        vocab_size=vocab_size_of(cfg), d_ff=m.d_ff, tie_embeddings=m.tie_embeddings, family=m.family,
     )
 
 
 def count_params_of(gpt: GPTConfig) -> ParamCounts:
     """Parameter counts of the real module, built on the meta device (no memory, no init cost)."""
     with torch.device("meta"):
-        return count_params(GPT(gpt))
+        return count_params(build_model(gpt))
 
 
 def kaplan_lr(non_embedding_params: int) -> float:
@@ -142,6 +144,8 @@ def _result_tree(cfg: RunConfig) -> dict:
     unread = WSD_ONLY_FIELDS if cfg.train.schedule == "cosine" else COSINE_ONLY_FIELDS
     for name in unread:
         tree["train"].pop(name)
+    if cfg.model.family == DEFAULT_FAMILY:
+        tree["model"].pop("family")
     return tree
 
 

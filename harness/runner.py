@@ -40,8 +40,9 @@ class RunResult:
 
 
 def shape_label(run: ResolvedRun) -> str:
-    """'run 1a2b3c4d L2 d64 N=98,304 D=2.0e+06' for logs."""
-    return (f"run {run.run_id[:8]} L{run.gpt.n_layer} d{run.gpt.d_model} "
+    """'run 1a2b3c4d L2 d64 N=98,304 D=2.0e+06' for logs ('run 1a2b3c4d lstm L2 d80 ...' for another family)."""
+    family = "" if run.gpt.family == "gpt2" else f"{run.gpt.family} "
+    return (f"run {run.run_id[:8]} {family}L{run.gpt.n_layer} d{run.gpt.d_model} "
             f"N={run.params.non_embedding:,} D={run.tokens:.2g}")
 
 
@@ -153,7 +154,7 @@ def set_threads(run: ResolvedRun, parallel_jobs: int) -> None:
 
 def log_derived_values(run: ResolvedRun) -> None:
     """Log the values resolved for the run (they are recorded in its metadata too)."""
-    log.info("%s: n_head %d, d_ff %d, peak lr %.3g, batch %d x %d tokens, %d steps (%d warm-up), %s, %d threads",
+    log.info("%s: n_head %s, d_ff %d, peak lr %.3g, batch %d x %d tokens, %d steps (%d warm-up), %s, %d threads",
              shape_label(run), run.gpt.n_head, run.gpt.d_ff, run.peak_lr, run.batch_size, run.gpt.n_ctx, run.steps,
              run.warmup_steps, run.config.train.schedule, torch.get_num_threads())
 

@@ -13,16 +13,16 @@ from pathlib import Path
 from typing import Callable, Optional
 
 import torch
-import torch.nn.functional as F
 
 from harness.checkpoint import load_checkpoint, log_resumed, save_checkpoint
 from harness.data import PreparedData, TrainWindows, test_windows
 from harness.divergence import find_divergence, mark_diverged, non_finite, train_unigram_loss
 from harness.device import autocast_for, compiled
+from harness.evaluate import final_test_losses, per_window_test_losses, sem, test_loss  # noqa: F401 (re-exported)
 from harness.resolve import ResolvedRun
 from harness.schedule import evenly_spaced_steps, log_spaced_steps
+from models.families import build_model
 from models.flops import TRAIN_FLOPS_PER_TOKEN
-from models.gpt import GPT
 
 
 class RunInterrupted(Exception):
@@ -44,6 +44,8 @@ class CurveState:
     final_test_loss: float = math.nan
     """Loss on the whole held-out set after the last step (the curve uses a fixed subset throughout)."""
     final_test_loss_sem: float = math.nan
+    final_test_loss_by_position: list = field(default_factory=list)
+    """The whole held-out set's mean loss at each position of the context (Kaplan 2020 Fig. 20)."""
 
 
 @dataclass
@@ -59,6 +61,7 @@ class TrainOutcome:
     device: str
     final_test_loss: float
     final_test_loss_sem: float
+    final_test_loss_by_position: list = field(default_factory=list)
 
 
 def make_optimizer(model: torch.nn.Module, run: ResolvedRun, device: torch.device) -> torch.optim.AdamW:
@@ -78,37 +81,6 @@ def evenly_spaced_subset(windows: torch.Tensor, n: int) -> torch.Tensor:
     if n >= len(windows):
         return windows
     return windows[torch.arange(n) * len(windows) // n]
-
-
-@torch.no_grad()
-def per_window_test_losses(model: GPT, windows: torch.Tensor, device: torch.device, batch: int) -> torch.Tensor:
-    """Mean next-token loss (nats) of each held-out window, on the CPU.
-
-    Evaluated `batch` windows at a time (the training batch: memory bounded by what training needs).
-    Chunks of 16 windows cost 0.33-0.56 of a training step per token on the toy shapes, chunks of 64
-    0.47-0.61 (2-core CPU; the 64-window logits no longer fit in cache): see docs/speed.md.
-    """
-    model.eval()
-    per_window = []
-    for chunk in windows.split(batch):
-        chunk = chunk.to(device)
-        with autocast_for(device):
-            logits, _ = model(chunk[:, :-1])
-        per_token = F.cross_entropy(logits.float().transpose(1, 2), chunk[:, 1:], reduction="none")
-        per_window.append(per_token.mean(dim=1))
-    model.train()
-    return torch.cat(per_window).cpu()
-
-
-def sem(x: torch.Tensor) -> float:
-    """Standard error of the mean of x (sample standard deviation / sqrt(n))."""
-    return float(x.std() / math.sqrt(len(x)))
-
-
-def test_loss(model: GPT, windows: torch.Tensor, device: torch.device, batch: int) -> tuple[float, float]:
-    """Mean next-token loss (nats) over the fixed held-out windows, and its standard error across windows."""
-    losses = per_window_test_losses(model, windows, device, batch)
-    return float(losses.mean()), sem(losses)
 
 
 @dataclass(frozen=True)
@@ -176,7 +148,7 @@ class Trainer:
         self.stop_after_step = stop_after_step  # for tests: simulate an interruption
         t = run.config.train
         torch.manual_seed(t.seed)
-        self.model = GPT(run.gpt).to(device)
+        self.model = build_model(run.gpt).to(device)
         self.step_model = compiled(self.model, t.compile)  # training steps only; evaluation stays eager
         self.opt = make_optimizer(self.model, run, device)
         self.sampler = TrainWindows(data.train_tokens, run.gpt.n_ctx, run.batch_size, run.tokens, t.seed,
@@ -230,8 +202,8 @@ class Trainer:
         if step in self.eval_steps:  # the same windows at every point, so curves are continuous
             row["test_loss"], _ = test_loss(self.model, self.test_curve, self.device, self.run.batch_size)
         if step == self.run.steps:
-            s.final_test_loss, s.final_test_loss_sem = test_loss(self.model, self.test, self.device,
-                                                                 self.run.batch_size)
+            s.final_test_loss, s.final_test_loss_sem, s.final_test_loss_by_position = final_test_losses(
+                self.model, self.test, self.device, self.run.batch_size)
         row.update({f"compute_{k}": float(f * tokens) for k, f in self.flops_per_token.items()})
         s.loss_sum, s.loss_count = 0.0, 0
         return row
@@ -293,4 +265,5 @@ class Trainer:
         return TrainOutcome(rows=s.rows, status=s.status, diverged_step=s.diverged_step,
                             diverged_rule=s.diverged_rule,
                             wall_time_s=s.elapsed_s, epochs=self.sampler.epochs, device=str(self.device),
-                            final_test_loss=s.final_test_loss, final_test_loss_sem=s.final_test_loss_sem)
+                            final_test_loss=s.final_test_loss, final_test_loss_sem=s.final_test_loss_sem,
+                            final_test_loss_by_position=s.final_test_loss_by_position)

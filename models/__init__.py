@@ -1,9 +1,13 @@
-"""GPT model, parameter counting and FLOP accounting. Pure PyTorch: a config in, a module out."""
+"""Models of every family (gpt2, llama, lstm), parameter counting and FLOP accounting.
 
-from models.config import GPTConfig
+Pure PyTorch: a config in, a module out.
+"""
+
+from models.config import FAMILIES, GPTConfig
 from models.counting import (
     ParamCounts,
     bias_and_layernorm_params,
+    closed_form_non_embedding_params,
     count_params,
     kaplan_non_embedding_params,
     non_embedding_params,
@@ -20,11 +24,19 @@ from models.flops import (
     flops_per_token_train_exact,
     forward_flops_breakdown,
 )
+from models.families import build_model
 from models.gpt import GPT
+from models.llama import Llama
+from models.lstm import LSTMLM
 
 __all__ = [
     "GPT",
+    "Llama",
+    "LSTMLM",
+    "build_model",
+    "FAMILIES",
     "GPTConfig",
+    "closed_form_non_embedding_params",
     "ParamCounts",
     "count_params",
     "param_counts_from_config",

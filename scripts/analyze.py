@@ -13,6 +13,7 @@ import _bootstrap  # noqa: F401  (puts the repository on sys.path)
 
 from analysis.analyze import NoRunsError, analyze, analyze_table
 from analysis.data import COMPUTE_CONVENTIONS
+from analysis.families import DEFAULT_EQUIVALENCE_TOLERANCE
 from analysis.pipeline import AnalysisOptions
 from analysis.table import N_COUNTINGS, TableError
 from harness.store import ResultsError
@@ -29,12 +30,14 @@ def main(argv=None) -> int:
     parser.add_argument("--n-boot", type=int, default=200, help="bootstrap refits per fit (0: no intervals)")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap and k-fold seed")
     parser.add_argument("--max-starts", type=int, default=100, help="Chinchilla L-BFGS starts from the init grid")
+    parser.add_argument("--tolerance", type=float, default=DEFAULT_EQUIVALENCE_TOLERANCE,
+                        help="relative loss difference within which families or shapes count as equivalent")
     parser.add_argument("--skip-unreadable", action="store_true",
                         help="leave out run files that cannot be read (named in the report) instead of failing")
     args = parser.parse_args(argv)
     if (args.results_dir is None) == (args.table is None):
         parser.error("give either RESULTS_DIR or --table")
-    options = AnalysisOptions(args.compute, args.n_boot, args.seed, args.max_starts)
+    options = AnalysisOptions(args.compute, args.n_boot, args.seed, args.max_starts, args.tolerance)
     try:
         out = _run(args, options)
     except (NoRunsError, ResultsError, TableError) as exc:  # no runs, an unreadable run file, a bad table (named)

@@ -26,6 +26,12 @@ BAD_INPUTS = {
     "nan_grad_clip": (["train.grad_clip=nan"], "train.grad_clip"),
     "infinite_weight_decay": (["train.weight_decay=inf"], "train.weight_decay"),
     "nan_d_ff_ratio": (["model.d_ff_ratio=nan"], "model.d_ff_ratio"),
+    "unknown_model_family": (["model.family=transformer_xl"], "model.family"),
+    "lstm_given_heads": (["model.family=lstm", "model.n_head=2"], "model.n_head"),
+    "llama_heads_not_dividing_d_model": (["model.family=llama", "model.d_model=64", "model.n_head=3"],
+                                         "model.n_head"),
+    "llama_odd_head_width_for_rotary": (["model.family=llama", "model.d_model=48", "model.n_head=16"],
+                                        "model.n_head"),
     "beta2_above_one": (["train.beta2=1.5"], "train.beta2"),
     "negative_beta1": (["train.beta1=-0.5"], "train.beta1"),
 }

@@ -1,5 +1,6 @@
 """One run end to end, in process: config -> training -> runs/<run_id>.parquet as docs/architecture.md specifies."""
 
+import json
 import logging
 import math
 
@@ -16,13 +17,14 @@ CURVE_COLUMNS = ["run_id", "step", "tokens", "compute_6n", "compute_6n_logits", 
                  "train_loss", "test_loss", "lr", "elapsed_s"]
 # docs/architecture.md, "Run metadata".
 METADATA_KEYS = [
-    "run_id", "status", "diverged_step", "schema_version", "n_layer", "d_model", "n_head", "d_ff", "n_ctx",
+    "run_id", "status", "diverged_step", "schema_version", "family", "n_layer", "d_model", "n_head", "d_ff", "n_ctx",
     "vocab_size", "tie_embeddings", "params_non_embedding", "params_total", "params_embedding",
     "params_token_embedding", "params_position_embedding", "params_output_head",
     "params_non_embedding_closed_form", "flops_per_token_fwd_kaplan", "flops_per_token_6n",
     "flops_per_token_6n_logits", "flops_per_token_palm", "flops_per_token_exact", "tokens", "batch_size", "lr",
     "lr_rule", "seed", "corpus", "corpus_fingerprint", "corpus_entropy_rate_nats", "corpus_skipped_files", "epochs",
-    "device", "torch_version", "final_test_loss", "final_test_loss_sem", "best_test_loss", "wall_time_s",
+    "device", "torch_version", "final_test_loss", "final_test_loss_sem",
+    "final_test_loss_by_position_json", "best_test_loss", "wall_time_s",
     "tokens_requested", "steps", "warmup_steps", "grid", "compute_budget", "preset", "config_json",
 ]
 FLOP_CONVENTIONS = ["6n", "6n_logits", "palm", "exact"]
@@ -155,3 +157,10 @@ def test_second_execution_skips_the_finished_run(finished, run_config):
     result, _, _ = finished
     again = execute_config(run_config(result.path.parent.parent))
     assert (again.action, again.run_id, again.path) == ("skipped", result.run_id, result.path)
+
+
+def test_loss_by_position_is_recorded_and_averages_to_the_final_loss(finished):
+    _, _, meta = finished
+    by_position = json.loads(meta["final_test_loss_by_position_json"])
+    assert len(by_position) == 64  # TINY_RUN's n_ctx
+    assert sum(by_position) / 64 == pytest.approx(meta["final_test_loss"], rel=1e-5)

@@ -90,7 +90,7 @@ def test_unknown_config_key_on_the_command_line_raises_config_error(plan_of):
     with pytest.raises(ConfigError) as raised:
         plan_of("sweep=smoke", "model.foo=1")
     assert str(raised.value) == ("invalid config: model.foo='1': no such key 'foo'; valid keys: ['n_layer', "
-                                 "'d_model', 'n_head', 'd_head', 'd_ff_ratio', 'n_ctx', 'tie_embeddings']")
+                                 "'d_model', 'n_head', 'd_head', 'd_ff_ratio', 'n_ctx', 'tie_embeddings', 'family']")
 
 
 def test_ray_launcher_without_its_extra_says_how_to_install_it(plan_of):
@@ -109,3 +109,21 @@ def test_a_compute_budget_that_is_not_finite_and_positive_is_refused(plan_of, bu
     with pytest.raises(ConfigError) as raised:
         plan_of("sweep=isoflop", f"sweep.grids.0.compute_budgets=[1e11,{budget}]")
     assert raised.value.field == "sweep.grids[isoflop].compute_budgets"
+
+
+def test_families_preset_plans_three_families_at_matched_n_with_one_d_and_schedule(plan_of):
+    plan = plan_of("sweep=families")
+    runs = [p.run for p in plan]
+    assert len(runs) == 18 and {r.grid for r in runs} == {"families"}
+    by_family = {}
+    for r in runs:
+        by_family.setdefault(r.gpt.family, set()).add(r.params.non_embedding)
+    assert by_family == {"gpt2": {25_472, 100_096, 223_872}, "llama": {25_248, 100_672, 221_664},
+                         "lstm": {26_240, 103_680, 232_320}}
+    for sizes in zip(*(sorted(s) for s in by_family.values())):
+        assert max(sizes) / min(sizes) - 1 < 0.05  # matched N: within 5% at each size
+    assert {(r.tokens, r.config.train.schedule, r.config.train.seed) for r in runs} == {
+        (153_600, "wsd", 0), (153_600, "wsd", 1)}  # 150 steps of 8 x 128
+    assert {r.gpt.n_head for r in runs if r.gpt.family == "lstm"} == {None}
+    assert {r.peak_lr for r in runs if r.gpt.family == "lstm"} == {0.03}  # its calibrated rate
+    assert {r.config.train.lr_rule for r in runs if r.gpt.family != "lstm"} == {"kaplan"}
