@@ -1,7 +1,7 @@
-"""Experiment-tracker sinks (Hydra group `logger`, e.g. `logger=[tensorboard]`, `logger=[tensorboard,mlflow]`).
+"""Experiment-tracker sinks (Hydra group `logger`, e.g. `logger=[tensorboard]`, `logger=[wandb,mlflow]`).
 
-Each is optional, an extra of its own in pyproject.toml, and works offline: TensorBoard event files and an
-MLflow local store under the results folder. The group's files (configs/logger/*.yaml) fill `sweep.logger`,
+Each is optional, an extra of its own in pyproject.toml, and works offline: TensorBoard event files, an
+MLflow local store and W&B's offline mode, all under the results folder. The group's files (configs/logger/*.yaml) fill `sweep.logger`,
 which stays out of every run id: a tracker never changes a result.
 """
 
@@ -18,7 +18,9 @@ from configs.errors import ConfigError
 SINK_PACKAGES = {
     "tensorboard": (("tensorboard",), "tensorboard"),
     "mlflow": (("mlflow", "sqlalchemy", "alembic"), "mlflow"),
+    "wandb": (("wandb",), "wandb"),
 }
+WANDB_MODES = ("offline", "online")
 
 
 @dataclass
@@ -40,6 +42,23 @@ class MLflowConfig:
 
 
 @dataclass
+class WandbConfig:
+    """Weights & Biases: one W&B run per scalinglab run (its id is the run id), grouped by the sweep's preset."""
+
+    project: str = "scalinglab"
+    """The W&B project the runs go to."""
+    dir: str = "${sweep.results_dir}"
+    """W&B writes its runs under <dir>/wandb/ (offline: offline-run-*/, uploaded later by `wandb sync`)."""
+    mode: str = "offline"
+    """'offline' (default: nothing leaves the machine; `wandb sync <dir>/wandb/offline-run-*` uploads later) or
+    'online' (needs a network and `wandb login`)."""
+
+    def __post_init__(self) -> None:
+        if self.mode not in WANDB_MODES:
+            raise ConfigError("sweep.logger.wandb.mode", self.mode, f"must be one of {WANDB_MODES}")
+
+
+@dataclass
 class LoggerConfig:
     """The tracker sinks a run writes to; none by default."""
 
@@ -47,6 +66,8 @@ class LoggerConfig:
     """Set by `logger=[tensorboard]`."""
     mlflow: Optional[MLflowConfig] = None
     """Set by `logger=[mlflow]`."""
+    wandb: Optional[WandbConfig] = None
+    """Set by `logger=[wandb]`."""
 
     def __post_init__(self) -> None:
         for sink, (packages, extra) in SINK_PACKAGES.items():

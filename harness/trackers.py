@@ -1,4 +1,4 @@
-"""Experiment-tracker sinks: every curve row of a run into TensorBoard and/or MLflow (configs/logger.py).
+"""Experiment-tracker sinks: every curve row of a run into TensorBoard, MLflow and/or W&B (configs/logger.py).
 
 One tracker run per scalinglab run, named by its run id and grouped by the sweep's preset; a resumed run
 writes on into the same TensorBoard folder and the same MLflow run. Per row: train and test loss against
@@ -91,6 +91,27 @@ class MLflowSink:
         self.client.set_terminated(self.run_id)
 
 
+class WandbSink:
+    """One W&B run per scalinglab run (W&B id = run id, so a resumed run goes on in it), grouped by the preset,
+    offline unless the config says online; losses, lr and tokens/s logged against `tokens` (and `compute`)."""
+
+    def __init__(self, cfg, run: ResolvedRun):
+        import wandb  # needs the wandb extra
+
+        Path(cfg.dir).mkdir(parents=True, exist_ok=True)
+        self.run = wandb.init(project=cfg.project, group=run.config.sweep.preset, name=run.run_id, id=run.run_id,
+                              dir=cfg.dir, mode=cfg.mode, resume="allow", config=flat_config(run))
+        self.run.define_metric("tokens")
+        self.run.define_metric("*", step_metric="tokens")
+
+    def __call__(self, row: dict) -> None:
+        values = {tag: value for tag, value, _ in row_scalars(row) if not tag.endswith("_vs_compute")}
+        self.run.log({**values, "tokens": int(row["tokens"]), "compute": float(row[COMPUTE_COLUMN])})
+
+    def close(self) -> None:
+        self.run.finish()
+
+
 def open_sinks(run: ResolvedRun) -> list:
     """The sinks `run.config.sweep.logger` chooses, opened for this run."""
     chosen = run.config.sweep.logger
@@ -99,6 +120,8 @@ def open_sinks(run: ResolvedRun) -> list:
         sinks.append(TensorBoardSink(chosen.tensorboard, run))
     if chosen.mlflow is not None:
         sinks.append(MLflowSink(chosen.mlflow, run))
+    if chosen.wandb is not None:
+        sinks.append(WandbSink(chosen.wandb, run))
     return sinks
 
 
