@@ -121,7 +121,7 @@ def as_frames(results: list[tuple[dict, pd.DataFrame]]) -> tuple[pd.DataFrame, p
     return runs, curves
 
 
-OPTIMUM_DECADES = 3.0  # sizes per budget span three decades of N around the optimum (issue 14's test design)
+OPTIMUM_DECADES = 3.0  # sizes per budget span three decades of N around the optimum (tests/test_analysis_optimum.py)
 
 
 def law_with_a(a: float, alpha_plus_beta: float = pub.CHINCHILLA_ALPHA + pub.CHINCHILLA_BETA) -> Law:

@@ -13,7 +13,7 @@ from typing import Optional
 import pandas as pd
 
 SPEEDUP_TARGET = 1.5
-"""Issue 6's CPU target: whole-sweep tokens/s at least 1.5x the plain loop's on the default preset."""
+"""The CPU speed target: whole-sweep tokens/s at least 1.5x the plain loop's on the default preset."""
 
 
 def preset_ceiling(shapes: pd.DataFrame, peak_flops_per_s: float, sweep: Optional[pd.DataFrame] = None,
