@@ -89,15 +89,21 @@ def tidy_finished(run: ResolvedRun) -> None:
     Only when the claim can be taken: a live process re-training the run (sweep.force) is left alone.
     """
     results_dir = Path(run.config.sweep.results_dir)
-    ckpt, path = checkpoint_path(results_dir, run.run_id), claims.claim_path(results_dir, run.run_id)
-    if not (ckpt.exists() or path.exists()):
+    tidy_leftovers(claims.claim_path(results_dir, run.run_id), checkpoint_path(results_dir, run.run_id),
+                   stale_claim_s(run), lambda: remove_leftovers_of_killed_writers(results_dir, run.run_id))
+
+
+def tidy_leftovers(claim_file: Path, ckpt: Path, stale_after_s: float, remove_temp_files: Callable[[], None]) -> None:
+    """Remove a checkpoint, temp files and a claim that a killed process left behind, when the claim can be taken
+    (a live process still training is left alone)."""
+    if not (ckpt.exists() or claim_file.exists()):
         return
-    claim = claims.try_claim(path, stale_claim_s(run))
+    claim = claims.try_claim(claim_file, stale_after_s)
     if claim is None:
         return
     try:
         ckpt.unlink(missing_ok=True)
-        remove_leftovers_of_killed_writers(results_dir, run.run_id)
+        remove_temp_files()
     finally:
         claims.release(claim)
 

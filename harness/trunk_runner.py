@@ -21,7 +21,7 @@ from harness.failures import run_failed
 from harness.plan import check_data_fits, check_same_data
 from harness.resolve import ResolvedRun
 from harness.runner import (RunResult, remove_leftovers_of_killed_writers, set_threads, shape_label,
-                            stale_claim_s, tidy_finished, train_and_record, train_checked)
+                            stale_claim_s, tidy_finished, tidy_leftovers, train_and_record, train_checked)
 from harness.trainer import Segment, Trainer
 from harness.trunks import (TRUNK_CLAIM_PREFIX, kept_steps, missing_forks, state_path, trunk_dir,
                             trunk_segment_steps, trunk_stretches)
@@ -168,17 +168,8 @@ def tidy_finished_trunk(runs: Sequence[ResolvedRun]) -> None:
     when the trunk's claim can be taken: a live process re-training it is left alone); kept states stay."""
     first = runs[0]
     results_dir = Path(first.config.sweep.results_dir)
-    path, ckpt = trunk_claim_path(results_dir, first.trunk_id), trunk_checkpoint_path(results_dir, first.trunk_id)
-    if not (path.exists() or ckpt.exists()):
-        return
-    claim = claims.try_claim(path, stale_claim_s(first))
-    if claim is None:
-        return
-    try:
-        ckpt.unlink(missing_ok=True)
-        _remove_temp_states(results_dir, first.trunk_id)
-    finally:
-        claims.release(claim)
+    tidy_leftovers(trunk_claim_path(results_dir, first.trunk_id), trunk_checkpoint_path(results_dir, first.trunk_id),
+                   stale_claim_s(first), lambda: _remove_temp_states(results_dir, first.trunk_id))
 
 
 def _branch(run: ResolvedRun, data: PreparedData, device: torch.device, trunk_check, parallel_jobs: int,

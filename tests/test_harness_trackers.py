@@ -17,7 +17,7 @@ from harness.units import run_config as execute_config
 
 pytestmark = pytest.mark.slow  # trains real (tiny) models
 # W&B's offline run file (wandb/offline-run-*/run-<id>.wandb): a 7-byte header (':W&B', magic, version), then
-# LevelDB's log format (github.com/google/leveldb, doc/log_format.md): 32 KiB blocks, 7-byte record headers.
+# LevelDB's log format, as the LevelDB project documents it: 32 KiB blocks, 7-byte record headers.
 WANDB_FILE_HEADER = 7
 LOG_BLOCK = 32768
 LOG_RECORD_HEADER = 7
