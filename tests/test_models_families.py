@@ -64,7 +64,7 @@ def test_forward_returns_logits_and_mean_cross_entropy(family):
     assert logits.shape == (3, 16, 50)
     expected = torch.nn.functional.cross_entropy(logits.reshape(-1, 50), targets.reshape(-1))
     assert float(loss.detach()) == pytest.approx(float(expected.detach()))
-    assert abs(float(loss) - torch.log(torch.tensor(50.0)).item()) < 0.2  # near uniform at init
+    assert abs(float(loss.detach()) - torch.log(torch.tensor(50.0)).item()) < 0.2  # near uniform at init
 
 
 @pytest.mark.parametrize("family", ["llama", "lstm"])
