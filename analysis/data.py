@@ -62,11 +62,19 @@ def select_grid(runs: pd.DataFrame, grid: str) -> tuple[pd.DataFrame, str, bool]
     if grid == "n_grid":
         chosen, note = _at_shared_tokens(runs)
     elif grid == "d_grid":
-        chosen = runs[runs["params_non_embedding"] == runs["params_non_embedding"].max()]
-        note = "no grid=='d_grid' runs: inferred, the runs of the largest model"
+        chosen, note = _most_budgets(runs)
     else:
         raise ValueError(f"grid={grid!r}: select_grid knows 'n_grid' and 'd_grid'")
     return chosen.copy(), note, True
+
+
+def _most_budgets(runs: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """The runs of the model size trained at the most distinct token counts (the largest such size on a tie)."""
+    budgets = runs.groupby("params_non_embedding")["tokens"].nunique()
+    size = max(budgets.index[budgets == budgets.max()])
+    return (runs[runs["params_non_embedding"] == size],
+            f"no grid=='d_grid' runs: inferred, the model size with the most token counts (N={size:.3g}, "
+            f"{budgets[size]} of them)")
 
 
 MIN_SHAPES_AT_SHARED_D = 3  # an inferred L(N) needs as many model shapes at one D as a fit needs distinct x

@@ -125,7 +125,9 @@ def build_plan(base: DictConfig, check_data: bool = True) -> List[PlannedRun]:
     group_units([r for _, r in resolved])  # one clear error when runs that share a trunk id could not share it
     if check_data:
         _check_data(resolved)
-    return [PlannedRun(p, r, store.run_path(r.config.sweep.results_dir, r.run_id).exists()) for p, r in resolved]
+    # with sweep.force every run is to train again, so none counts as done
+    return [PlannedRun(p, r, store.run_path(r.config.sweep.results_dir, r.run_id).exists() and not r.config.sweep.force)
+            for p, r in resolved]
 
 
 def estimate_seconds(flops: float, flops_per_s: float) -> float:

@@ -10,6 +10,7 @@ write the plan, then hand Hydra a multirun over `sweep.unit`, so whichever launc
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from dataclasses import dataclass, field
@@ -75,8 +76,8 @@ def compose_base(line: CommandLine) -> DictConfig:
     except MissingConfigException as exc:  # an unknown preset or launcher: name the group and its options
         group, _, name = (exc.missing_cfg_file or "").rpartition("/")
         hint = f" ({OPTIONAL_PLUGINS[name]})" if group.endswith("launcher") and name in OPTIONAL_PLUGINS else ""
-        raise ConfigError(group or "defaults", name,
-                          f"no such config; valid: {sorted(exc.options or [])}{hint}") from exc
+        options = sorted(exc.options or []) or sorted(f.stem for f in (CONFIG_DIR / group).glob("*.yaml"))
+        raise ConfigError(group or "defaults", name, f"no such config; valid: {options}{hint}") from exc
     except ConfigCompositionException as exc:  # an unknown key or a mistyped value on the command line
         raise composition_error(exc, line.overrides) from exc
     grid = sweep_axes_to_grid(line.axes)
@@ -100,8 +101,14 @@ def plan_sweep(line: CommandLine) -> tuple[DictConfig, List[PlannedRun], int]:
 
 
 def print_plan(plan: List[PlannedRun], flops_per_s: float) -> None:
-    """Log the plan table with the time estimate."""
+    """Log the plan table with the time estimate, and warn when a chosen tracker will not see finished runs."""
     log.info("sweep plan:\n%s", format_plan(plan, flops_per_s))
+    done = sum(p.done for p in plan)
+    logger = plan[0].run.config.sweep.logger if plan else None
+    if done and logger is not None and any(getattr(logger, f.name) is not None for f in dataclasses.fields(logger)):
+        log.warning("%d of %d runs are already finished and are not trained again, so they send nothing to the chosen "
+                    "tracker: add sweep.force=true to train them again with it, or use a new sweep.results_dir",
+                    done, len(plan))
 
 
 def tidy_finished_runs(plan: List[PlannedRun]) -> None:

@@ -182,7 +182,8 @@ class Trainer:
         self.model.load_state_dict(saved["model"])
         self.opt.load_state_dict(saved["optimizer"])
         self.state = CurveState(**saved["curve"])
-        log_resumed(self.run.run_id, source, self.state.step, self.run.steps)
+        if source == self.ckpt_path:  # a branch starting at its fork is no resumption (harness/runner.py logs it)
+            log_resumed(self.run.run_id, source, self.state.step, self.run.steps)
 
     def _save(self, path: Path) -> None:
         save_checkpoint(path, {

@@ -124,3 +124,11 @@ def test_report_rows_carry_their_own_r2_and_each_fit_its_bootstrap_count():
     text = bootstrap_text(analysis)
     assert text.startswith("4 bootstrap refits over runs for L(N), ") and "; 2 bootstrap refits over runs for " \
         "L(N,D) Kaplan, Chinchilla" in text
+
+
+def test_an_inferred_l_of_d_takes_the_size_trained_at_the_most_token_counts():
+    from analysis.data import select_grid
+    runs = pd.DataFrame({"params_non_embedding": [100, 100, 100, 900], "tokens": [1e5, 2e5, 4e5, 4e5]})
+    chosen, note, inferred = select_grid(runs, "d_grid")
+    assert inferred and chosen["params_non_embedding"].tolist() == [100, 100, 100]
+    assert "the model size with the most token counts (N=100, 3 of them)" in note

@@ -127,3 +127,32 @@ def test_families_preset_plans_three_families_at_matched_n_with_one_d_and_schedu
     assert {r.gpt.n_head for r in runs if r.gpt.family == "lstm"} == {None}
     assert {r.peak_lr for r in runs if r.gpt.family == "lstm"} == {0.03}  # its calibrated rate
     assert {r.config.train.lr_rule for r in runs if r.gpt.family != "lstm"} == {"kaplan"}
+
+
+def _finish_first_run(sweep_plan, write_fake_run, tmp_path):
+    """Write a result for the smoke plan's first run, as a finished sweep leaves it."""
+    from harness.data import prepare_data
+    _, plan, _ = sweep_plan("sweep=smoke")
+    run = plan[0].run
+    write_fake_run(tmp_path / "results", run.run_id, corpus_fingerprint=prepare_data(run.config.data).fingerprint)
+
+
+def test_sweep_force_counts_no_run_as_done(sweep_plan, write_fake_run, tmp_path):
+    _finish_first_run(sweep_plan, write_fake_run, tmp_path)
+    assert [p.done for p in sweep_plan("sweep=smoke")[1]] == [True] + [False] * 5
+    assert not any(p.done for p in sweep_plan("sweep=smoke", "sweep.force=true")[1])
+
+
+def test_a_tracker_chosen_over_finished_runs_warns_that_they_send_nothing(sweep_plan, write_fake_run, tmp_path,
+                                                                          caplog):
+    from harness.sweep import print_plan
+    _finish_first_run(sweep_plan, write_fake_run, tmp_path)
+    with caplog.at_level("WARNING", logger="scalinglab"):
+        print_plan(sweep_plan("sweep=smoke", "logger=[tensorboard]")[1], flops_per_s=1e11)
+    assert "1 of 6 runs are already finished and are not trained again, so they send nothing" in caplog.text
+
+
+def test_an_unknown_tracker_lists_the_trackers(sweep_plan):
+    with pytest.raises(ConfigError) as err:
+        sweep_plan("sweep=smoke", "logger=[foo]")
+    assert "valid: ['mlflow', 'tensorboard', 'wandb']" in str(err.value)
