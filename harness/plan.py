@@ -56,8 +56,8 @@ class PlannedUnit:
 
     @property
     def pending(self) -> bool:
-        """Whether any run of the unit is still to train (or sweep.force retrains it)."""
-        return any(not p.done or p.run.config.sweep.force for p in self.members)
+        """Whether any run of the unit is still to train (with sweep.force no run is done)."""
+        return any(not p.done for p in self.members)
 
 
 def _with_point_context(exc: ConfigError, point: GridPoint) -> ConfigError:
@@ -142,9 +142,8 @@ def plan_units(plan: List[PlannedRun]) -> List[PlannedUnit]:
     for unit in group_units([p.run for p in plan]):
         members = [by_id[r.run_id] for r in unit.runs]
         kept = kept_steps(unit.runs[0].config.sweep.results_dir, unit.trunk_id) if unit.is_trunk else []
-        force = unit.runs[0].config.sweep.force
-        pending = [force or not p.done for p in members]
-        units.append(PlannedUnit(unit, members, unit_cost(unit, pending, [] if force else kept)))
+        kept = [] if unit.runs[0].config.sweep.force else kept  # sweep.force drops a trunk's kept states
+        units.append(PlannedUnit(unit, members, unit_cost(unit, [not p.done for p in members], kept)))
     return units
 
 

@@ -126,13 +126,12 @@ def train_and_record(run: ResolvedRun, data: PreparedData, device: torch.device,
     ckpt = checkpoint_path(results_dir, run.run_id)
     if force:
         ckpt.unlink(missing_ok=True)
+    set_threads(run, parallel_jobs)
+    log_derived_values(run)
     segment, tag = None, None
     if branch_from is not None:  # a branch: its own checkpoint if it has one, else the trunk's state at the fork
         segment = branch_segment(run, ckpt, branch_from)
         tag = {"trunk_id": run.trunk_id}
-    set_threads(run, parallel_jobs)
-    log_derived_values(run)
-    if branch_from is not None:
         log.info("%s: cooldown branch of trunk %s from step %d (%s, %d steps)", shape_label(run), run.trunk_id[:8],
                  run.fork_step, run.config.train.cooldown_shape, run.cooldown_steps)
     progress = RunProgress(shape_label(run), run.tokens, run.config.train.progress_interval_s, bar=parallel_jobs <= 1)

@@ -46,7 +46,7 @@ def main() -> int:
     print_plan(plan, flops_per_s)
     if cfg.sweep.dry_run:
         return 0
-    if any(not p.done for p in plan) or cfg.sweep.force:
+    if any(not p.done for p in plan):  # with sweep.force no run counts as done
         try:
             tidy_finished_runs(plan)
             sys.argv = [sys.argv[0], *hydra_arguments(line, cfg, plan, flops_per_s, jobs)]

@@ -26,7 +26,7 @@ from harness.data import prepare_data
 from harness.resolve import ResolvedRun, resolve
 from harness.trainer import Trainer, TrainOutcome, per_window_test_losses, sem
 from harness.trunk_runner import grow_trunk
-from harness.trunks import branch_segment, flops_per_step, state_path
+from harness.trunks import Unit, branch_segment, state_path, unit_cost
 
 CPU = torch.device("cpu")
 
@@ -99,14 +99,13 @@ def _budget_row(cos_run: ResolvedRun, wsd_run: ResolvedRun, cos: Trained, branch
 
 
 def _cost_row(cosine: Sequence[ResolvedRun], wsd: Sequence[ResolvedRun], frame: pd.DataFrame, trunk_s: float) -> dict:
-    """Exact FLOPs and measured seconds of trunk + branches against the cosine runs, for one shape."""
-    per_step = flops_per_step(cosine[0])
-    wsd_flops = (max(r.fork_step for r in wsd) + sum(r.cooldown_steps for r in wsd)) * per_step
-    cos_flops = sum(r.steps for r in cosine) * per_step
+    """Exact FLOPs (as the plan prices them, harness.trunks.unit_cost) and measured seconds of trunk + branches
+    against the cosine runs, for one shape."""
+    cost = unit_cost(Unit(tuple(wsd)), [True] * len(wsd), [])
     wsd_s = trunk_s + frame["branch_s"].sum()
-    return {"shape": frame["shape"].iloc[0], "budgets": len(cosine), "wsd_flops": wsd_flops, "cosine_flops": cos_flops,
-            "flops_ratio": wsd_flops / cos_flops, "trunk_s": trunk_s, "wsd_s": wsd_s,
-            "cosine_s": frame["cosine_s"].sum(), "time_ratio": wsd_s / frame["cosine_s"].sum()}
+    return {"shape": frame["shape"].iloc[0], "budgets": len(cosine), "wsd_flops": cost.flops,
+            "cosine_flops": cost.separate_flops, "flops_ratio": cost.flops / cost.separate_flops, "trunk_s": trunk_s,
+            "wsd_s": wsd_s, "cosine_s": frame["cosine_s"].sum(), "time_ratio": wsd_s / frame["cosine_s"].sum()}
 
 
 def plot_trunk(curves: dict, path: Path, title: str) -> None:
