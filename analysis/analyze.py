@@ -6,8 +6,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from analysis.figures import make_figures
+from analysis.lr_calibration import calibrate
+from analysis.lr_optimum import scan_points
 from analysis.pipeline import AnalysisOptions, run_analysis
 from analysis.report import write_report
+from analysis.report_calibration import build_calibration_report
 from analysis.report_sections import build_report
 from analysis.table import N_COUNTINGS, TableError, load_table
 from harness.store import curves_frame, read_runs, runs_frame
@@ -44,6 +47,11 @@ def analyze(results_dir: str | os.PathLike, options: AnalysisOptions | None = No
         raise NoRunsError(f"results_dir={str(results_dir)!r}: no run files under {results_dir / 'runs'}; "
                           "expected runs/<run_id>.parquet written by harness.store.write_run")
     out_dir = results_dir / "analysis"
+    calibration = calibrate(runs, (options or AnalysisOptions()).seed)
+    if calibration is not None and len(scan_points(runs)) == len(runs):  # an lr_sweep folder: no scaling laws
+        report, pngs = build_calibration_report(calibration, runs, out_dir)
+        md, page, tables = write_report(report, out_dir, f"scalinglab calibration of {results_dir}")
+        return AnalysisOutputs(md, page, pngs, tables, [])
     analysis = run_analysis(runs, curves_frame(read), options)
     analysis.unreadable = unreadable
     figures, skipped = make_figures(analysis, out_dir)

@@ -68,13 +68,24 @@ def select_grid(runs: pd.DataFrame, grid: str) -> tuple[pd.DataFrame, str, bool]
     return chosen.copy(), note, True
 
 
+# Kaplan 2020 sec. 3.2 measure L(D) on a large model, so that D and not N limits the loss; a size needs this
+# many budgets (as many as a fit needs distinct x) to be that model.
+MIN_BUDGETS_FOR_L_OF_D = 3
+
+
 def _most_budgets(runs: pd.DataFrame) -> tuple[pd.DataFrame, str]:
-    """The runs of the model size trained at the most distinct token counts (the largest such size on a tie)."""
+    """The runs of the largest model size trained at MIN_BUDGETS_FOR_L_OF_D or more token counts (where none
+    is, the size with the most, the largest on a tie), with a note that says which rule chose it."""
     budgets = runs.groupby("params_non_embedding")["tokens"].nunique()
-    size = max(budgets.index[budgets == budgets.max()])
+    enough = budgets[budgets >= MIN_BUDGETS_FOR_L_OF_D]
+    if not enough.empty:
+        size = max(enough.index)
+        rule = f"the largest model size with {MIN_BUDGETS_FOR_L_OF_D} or more token counts"
+    else:
+        size = max(budgets.index[budgets == budgets.max()])
+        rule = "the model size with the most token counts"
     return (runs[runs["params_non_embedding"] == size],
-            f"no grid=='d_grid' runs: inferred, the model size with the most token counts (N={size:.3g}, "
-            f"{budgets[size]} of them)")
+            f"no grid=='d_grid' runs: inferred, {rule} (N={size:.3g}, {budgets[size]} of them)")
 
 
 MIN_SHAPES_AT_SHARED_D = 3  # an inferred L(N) needs as many model shapes at one D as a fit needs distinct x

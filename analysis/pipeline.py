@@ -15,6 +15,8 @@ from analysis.frontier import fit_compute_frontier
 from analysis.frontier_final import fit_final_frontier
 from analysis.isoflop import fit_isoflop
 from analysis.joint import fit_kaplan_nd
+from analysis.lr_calibration import Calibration, calibrate
+from analysis.per_size import fit_l_of_d_per_size
 from analysis.powerlaw import fit_loss_vs_params, fit_loss_vs_tokens
 from analysis.result import FitResult
 from analysis.validation import (compare_joint_models, extrapolate_frontier, extrapolate_isoflop,
@@ -70,6 +72,10 @@ class Analysis:
     """Loss by position in context per family and size (analysis.families.loss_by_position)."""
     shape_verdicts: pd.DataFrame | None = None
     """Per fixed-N group of arch_shape: the equivalence verdict (architecture.shape_equivalence)."""
+    l_of_d_per_size: pd.DataFrame | None = None
+    """L(D) of each model size with several budgets on its own (analysis.per_size)."""
+    calibration: Calibration | None = None
+    """The learning-rate scans among the runs, their optima and rule (analysis.lr_calibration), if any."""
 
 
 def _single_fits(runs: pd.DataFrame, options: AnalysisOptions) -> dict[str, FitResult]:
@@ -120,6 +126,8 @@ def run_analysis(runs: pd.DataFrame, curves: pd.DataFrame, options: AnalysisOpti
     keep = curves["run_id"].isin(usable["run_id"])
     analysis = Analysis(usable, curves[keep].copy(), excluded, options)
     analysis.fits = _single_fits(usable, options)
+    analysis.l_of_d_per_size = fit_l_of_d_per_size(usable)
+    analysis.calibration = calibrate(runs, options.seed)
     analysis.frontiers, analysis.isoflops, analysis.final_frontiers = _convention_fits(usable, analysis.curves, options)
     analysis.conventions = convention_exponents(usable, analysis.curves)
     analysis.noise = replicate_noise(usable)

@@ -10,10 +10,13 @@ from analysis import published as pub
 from analysis.architecture import architecture_verdict
 from analysis.branches import is_branch, schedule_of, shared_rows_differ
 from analysis.data import MIN_SEEDS_FOR_OWN_VARIANCE, pooled_sd_log
+from analysis.per_size import MIN_BUDGETS
 from analysis.pipeline import Analysis
 from analysis.report import Report
+from analysis.report_calibration import calibration_section
 from analysis.report_families import families_section, shape_verdict_section
 from analysis.result import FitResult
+from analysis.targets import target_table
 
 # (quantity, fit key, parameter, published value, source); the published values live in analysis.published
 EXPONENT_ROWS = (
@@ -229,6 +232,17 @@ def build_report(analysis: Analysis, figures: list, skipped: list) -> Report:
     report.heading("Fitted exponents vs published values")
     report.table(exponent_table(analysis), "exponents")
     report.bullets(truth_rows(analysis))
+    report.heading("Targets of a clean reproduction")
+    report.text("The default sweep's quality targets (docs/analysis.md): each with the measured figure.")
+    report.table(target_table(analysis), "targets")
+    report.heading("L(D) per model size")
+    if analysis.l_of_d_per_size is not None and not analysis.l_of_d_per_size.empty:
+        report.text("Each size with several fully decayed budgets, fitted on its own (Kaplan 2020 eq. 1.2 at fixed "
+                    "N; 95% interval from least squares): L(D) holds where D/N is small and bends towards L(N) as "
+                    "the model converges.")
+        report.table(analysis.l_of_d_per_size, "l_of_d_per_size")
+    else:
+        report.text(f"No model size has {MIN_BUDGETS} or more budgets.")
     report.heading("Compute conventions")
     report.text("How the frontier exponent α_C and the optimal-size exponent a move with the FLOP convention.")
     report.table(convention_table(analysis), "compute_conventions")
@@ -247,6 +261,8 @@ def build_report(analysis: Analysis, figures: list, skipped: list) -> Report:
         report.table(analysis.spread, "architecture_spread")
     shape_verdict_section(report, analysis)
     families_section(report, analysis)
+    if analysis.calibration is not None:
+        calibration_section(report, analysis.calibration)
     report.heading("IsoFLOP profiles")
     _isoflop_section(report, analysis)
     report.heading("Run-to-run noise")

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from configs.errors import ConfigError, require_finite_floats
 
-LR_RULES = ("kaplan", "fixed")
+LR_RULES = ("kaplan", "calibrated", "fixed")
 SCHEDULES = ("cosine", "wsd")
 # wsd cooldown shapes (harness/schedule.py): '1-sqrt' Hägele et al. 2024 sec. 3 (their best), 'linear', 'cosine'.
 COOLDOWN_SHAPES = ("1-sqrt", "linear", "cosine")
@@ -42,7 +42,8 @@ class TrainConfig:
     """'fixed': train.batch_size; 'kaplan_bcrit': Kaplan 2020's critical batch B_crit(L) (eq. 1.4) at the
     loss eq. 1.1 predicts for the model's N, in sequences of model.n_ctx (harness/resolve.py)."""
     lr_rule: str = "kaplan"
-    """'kaplan': LR(N) of Kaplan 2020 eq. D.1 from the model's N; 'fixed': train.lr."""
+    """'kaplan': LR(N) of Kaplan 2020 eq. D.1 from the model's N; 'calibrated': the rule in d_model and n_layer
+    fitted by the lr_sweep preset (configs/lr_calibration.yaml, docs/calibration.md); 'fixed': train.lr."""
     lr: float = 1e-3
     """Peak learning rate when lr_rule='fixed'."""
     schedule: str = "cosine"

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import torch
 
+from configs.calibration import load_lr_calibration
 from configs.errors import ConfigError
 from configs.run import RunConfig
 from harness.schedule import CosineSchedule, WSDSchedule
@@ -117,6 +118,16 @@ def kaplan_lr(non_embedding_params: int) -> float:
     return KAPLAN_LR_INTERCEPT - KAPLAN_LR_SLOPE * math.log(non_embedding_params)
 
 
+def peak_lr_of(cfg: RunConfig, gpt: GPTConfig, non_embedding: int) -> float:
+    """The run's peak learning rate by train.lr_rule: Kaplan's eq. D.1, the calibrated rule, or train.lr."""
+    rule = cfg.train.lr_rule
+    if rule == "kaplan":
+        return kaplan_lr(non_embedding)
+    if rule == "calibrated":
+        return load_lr_calibration().peak_lr(gpt.d_model, gpt.n_layer, non_embedding, cfg.train.beta2)
+    return cfg.train.lr
+
+
 def kaplan_critical_batch_tokens(non_embedding_params: int) -> float:
     """Kaplan 2020 eq. 1.4's B_crit(L) at the loss eq. 1.1 predicts for N: B* (N/N_c)^(alpha_N/alpha_B) tokens.
 
@@ -146,6 +157,8 @@ def _result_tree(cfg: RunConfig) -> dict:
         tree["train"].pop(name)
     if cfg.model.family == DEFAULT_FAMILY:
         tree["model"].pop("family")
+    if cfg.train.lr_rule == "calibrated":  # the rates come from the file: a refitted rule is another run
+        tree["train"]["lr_calibration"] = load_lr_calibration().fingerprint
     return tree
 
 
@@ -211,7 +224,7 @@ def resolve(cfg: RunConfig, grid: str = "single", compute_budget: float = math.n
             f"{cfg.train.batch_rule} = {per_step} tokens)",
         )
     warmup_steps, cooldown_steps = warmup_and_cooldown(cfg, steps, per_step)
-    lr = kaplan_lr(params.non_embedding) if cfg.train.lr_rule == "kaplan" else cfg.train.lr
+    lr = peak_lr_of(cfg, gpt, params.non_embedding)
     if lr <= 0:
         raise ConfigError("train.lr_rule", cfg.train.lr_rule, f"Kaplan's LR(N) is {lr:.3g} <= 0 at N={params.non_embedding}; use lr_rule=fixed")
     return ResolvedRun(

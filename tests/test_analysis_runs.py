@@ -126,9 +126,18 @@ def test_report_rows_carry_their_own_r2_and_each_fit_its_bootstrap_count():
         "L(N,D) Kaplan, Chinchilla" in text
 
 
-def test_an_inferred_l_of_d_takes_the_size_trained_at_the_most_token_counts():
+def test_an_inferred_l_of_d_takes_the_largest_size_with_three_budgets():
     from analysis.data import select_grid
-    runs = pd.DataFrame({"params_non_embedding": [100, 100, 100, 900], "tokens": [1e5, 2e5, 4e5, 4e5]})
+    runs = pd.DataFrame({"params_non_embedding": [100, 100, 100, 100, 900, 900, 900, 5000],
+                         "tokens": [1e5, 2e5, 4e5, 8e5, 1e5, 2e5, 4e5, 4e5]})
     chosen, note, inferred = select_grid(runs, "d_grid")
-    assert inferred and chosen["params_non_embedding"].tolist() == [100, 100, 100]
-    assert "the model size with the most token counts (N=100, 3 of them)" in note
+    assert inferred and chosen["params_non_embedding"].tolist() == [900, 900, 900]
+    assert "the largest model size with 3 or more token counts (N=900, 3 of them)" in note
+
+
+def test_an_inferred_l_of_d_without_three_budgets_takes_the_size_with_the_most():
+    from analysis.data import select_grid
+    runs = pd.DataFrame({"params_non_embedding": [100, 100, 900], "tokens": [1e5, 2e5, 4e5]})
+    chosen, note, inferred = select_grid(runs, "d_grid")
+    assert inferred and chosen["params_non_embedding"].tolist() == [100, 100]
+    assert "the model size with the most token counts (N=100, 2 of them)" in note
