@@ -206,10 +206,10 @@ class Trainer:
         row = {"step": step, "tokens": tokens, "train_loss": s.loss_sum / max(1, s.loss_count), "lr": lr,
                "test_loss": math.nan}
         if step in self.eval_steps:  # the same windows at every point, so curves are continuous
-            row["test_loss"], _ = test_loss(self.model, self.test_curve, self.device, self.run.batch_size)
+            row["test_loss"], _ = test_loss(self.model, self.test_curve, self.device, self.run.micro_batch_size)
         if step == self.run.steps:
             s.final_test_loss, s.final_test_loss_sem, s.final_test_loss_by_position = final_test_losses(
-                self.model, self.test, self.device, self.run.batch_size)
+                self.model, self.test, self.device, self.run.micro_batch_size)
         row.update({f"compute_{k}": float(f * tokens) for k, f in self.flops_per_token.items()})
         s.loss_sum, s.loss_count = 0.0, 0
         return row
@@ -221,16 +221,31 @@ class Trainer:
         for group in self.opt.param_groups:
             group["lr"] = lr
         x, y = (b.to(self.device, non_blocking=True) for b in self.sampler.batch(step))
-        with autocast_for(self.device):
-            _, loss = self.step_model(x, y)
-        loss.backward()
+        loss = self._forward_backward(x, y)
         if t.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), t.grad_clip)
         self.opt.step()
         self.opt.zero_grad(set_to_none=True)
-        # A copy: under train.compile's CUDA graphs the next step's replay overwrites the module's outputs,
-        # and this loss is kept until the losses are read.
-        return loss.detach().clone(), lr
+        return loss, lr
+
+    def _forward_backward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Gradients of the batch's mean loss, accumulated over micro-batches; that loss, detached."""
+        chunks = self.run.batch_size // self.run.micro_batch_size
+        if chunks == 1:  # the whole batch at once, with no scaling: bit-identical to a loop without micro-batches
+            with autocast_for(self.device):
+                _, loss = self.step_model(x, y)
+            loss.backward()
+            # A copy: under train.compile's CUDA graphs the next step's replay overwrites the module's outputs,
+            # and this loss is kept until the losses are read.
+            return loss.detach().clone()
+        total = None
+        for xc, yc in zip(x.chunk(chunks), y.chunk(chunks)):
+            with autocast_for(self.device):
+                _, loss = self.step_model(xc, yc)
+            loss = loss / chunks  # equal chunks: their mean losses times micro / batch add up to the batch's mean
+            loss.backward()
+            total = loss.detach() if total is None else total + loss.detach()
+        return total
 
     def _read_losses(self) -> bool:
         """Add the step losses kept on the device since the last read to the curve state, in step order (one
