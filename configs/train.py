@@ -38,6 +38,12 @@ class TrainConfig:
     """D, the training-token budget (e.g. 2e6). Rounded to whole optimizer steps; the exact count is recorded."""
     batch_size: int = 32
     """Sequences per optimizer step (tokens per step = batch_size * model.n_ctx) when batch_rule='fixed'."""
+    micro_batch_size: int = 0
+    """Sequences per forward/backward pass: each step's batch is split into batch / micro_batch_size chunks
+    whose gradients add up before one clip and one optimizer step (gradient accumulation), and evaluation
+    runs this many windows at a time. 0: the whole batch at once. Must divide the batch as resolved (by
+    batch_rule too). The result does not depend on it (up to float rounding), so it is not in the run id;
+    it bounds activation memory, e.g. under batch_rule='kaplan_bcrit' or a large model on a GPU."""
     batch_rule: str = "fixed"
     """'fixed': train.batch_size; 'kaplan_bcrit': Kaplan 2020's critical batch B_crit(L) (eq. 1.4) at the
     loss eq. 1.1 predicts for the model's N, in sequences of model.n_ctx (harness/resolve.py)."""
@@ -133,6 +139,9 @@ class TrainConfig:
             raise ConfigError("train.eval_points", self.eval_points, "must be >= 20 (the curve needs >= 20 test points)")
         if self.compile not in COMPILE_MODES:
             raise ConfigError("train.compile", self.compile, f"must be one of {COMPILE_MODES}")
+        if self.micro_batch_size < 0:
+            raise ConfigError("train.micro_batch_size", self.micro_batch_size,
+                              "must be >= 0 (0 = the whole batch at once)")
         if self.threads < 0:
             raise ConfigError("train.threads", self.threads, "must be >= 0 (0 = automatic)")
         for name in ("grad_clip", "weight_decay"):

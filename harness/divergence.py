@@ -5,7 +5,8 @@ Gradient clipping keeps a diverging loss finite (train.lr=10 on a tiny model end
 the training loss; all but the first on the recorded rows (each row's train_loss is the mean over the
 steps since the previous row; the first row is step 1, the untrained model's loss, about ln(vocab)):
 
-- non_finite: a step's loss is NaN or inf (checked every step).
+- non_finite: a step's loss is NaN or inf. Every step's loss is checked, when the trainer reads the losses
+  it keeps on the device (at the next curve row at the latest); the step recorded is the first non-finite one.
 - rise: a row's loss exceeds RISE_FACTOR x the lowest row loss before it.
 - above_start: ABOVE_START_ROWS rows in a row lie above the first row: the run got worse than untrained.
 - ends_above_unigram: a run of at least UNIGRAM_MIN_STEPS steps ends (its last row) above the unigram

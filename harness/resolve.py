@@ -1,7 +1,7 @@
 """Every derived value of a run, resolved in one place and recorded: n_head, d_ff, vocab, N, LR, steps, run id.
 
 A run's id is a hash of every config value that changes its result; values that only change
-where or how fast it runs (device, threads, intervals, paths) are left out, so a run resumes on
+where or how fast it runs (device, threads, micro-batches, intervals, paths) are left out, so a run resumes on
 another machine or with another launcher.
 """
 
@@ -37,7 +37,7 @@ KAPLAN_FLOPS_PER_PARAM_TOKEN = 6
 
 # Config fields that do not change a run's result and so stay out of its id.
 NON_RESULT_FIELDS = {
-    "train": ("device", "threads", "compile", "checkpoint_interval_s", "progress_interval_s"),
+    "train": ("device", "threads", "compile", "micro_batch_size", "checkpoint_interval_s", "progress_interval_s"),
     "data": ("cache_dir",),
 }
 # Fields only the wsd schedule reads, and the one only cosine reads: left out of the id of a run that does not
@@ -75,6 +75,11 @@ class ResolvedRun:
     def tokens_per_step(self) -> int:
         """Training tokens consumed by one optimizer step."""
         return self.batch_size * self.gpt.n_ctx
+
+    @property
+    def micro_batch_size(self) -> int:
+        """Sequences per forward/backward pass (and per evaluation chunk): train.micro_batch_size, or the batch."""
+        return self.config.train.micro_batch_size or self.batch_size
 
     @property
     def schedule(self) -> CosineSchedule | WSDSchedule:
@@ -143,6 +148,17 @@ def batch_size_of(cfg: RunConfig, gpt: GPTConfig, non_embedding_params: int) -> 
     if cfg.train.batch_rule == "fixed":
         return cfg.train.batch_size
     return max(1, int(round(kaplan_critical_batch_tokens(non_embedding_params) / gpt.n_ctx)))
+
+
+def check_micro_batch(cfg: RunConfig, batch_size: int) -> None:
+    """ConfigError unless train.micro_batch_size is 0 or divides the resolved batch (equal chunks: their mean
+    losses, each scaled by micro / batch, add up to the batch's mean loss)."""
+    micro = cfg.train.micro_batch_size
+    if micro and batch_size % micro:
+        divisors = [d for d in range(1, batch_size + 1) if batch_size % d == 0]
+        raise ConfigError("train.micro_batch_size", micro,
+                          f"must divide the batch of {batch_size} sequences (train.batch_rule={cfg.train.batch_rule}): "
+                          f"one of {divisors}, or 0 for the whole batch")
 
 
 def _result_tree(cfg: RunConfig) -> dict:
@@ -215,6 +231,7 @@ def resolve(cfg: RunConfig, grid: str = "single", compute_budget: float = math.n
     if not math.isnan(compute_budget):
         tokens_requested = compute_budget / (KAPLAN_FLOPS_PER_PARAM_TOKEN * params.non_embedding)
     batch_size = batch_size_of(cfg, gpt, params.non_embedding)
+    check_micro_batch(cfg, batch_size)
     per_step = batch_size * gpt.n_ctx
     steps = int(round(tokens_requested / per_step))
     if steps < 1:

@@ -159,8 +159,9 @@ def set_threads(run: ResolvedRun, parallel_jobs: int) -> None:
 
 def log_derived_values(run: ResolvedRun) -> None:
     """Log the values resolved for the run (they are recorded in its metadata too)."""
-    log.info("%s: n_head %s, d_ff %d, peak lr %.3g, batch %d x %d tokens, %d steps (%d warm-up), %s, %d threads",
-             shape_label(run), run.gpt.n_head, run.gpt.d_ff, run.peak_lr, run.batch_size, run.gpt.n_ctx, run.steps,
+    micro = f" in micro-batches of {run.micro_batch_size}" if run.micro_batch_size < run.batch_size else ""
+    log.info("%s: n_head %s, d_ff %d, peak lr %.3g, batch %d x %d tokens%s, %d steps (%d warm-up), %s, %d threads",
+             shape_label(run), run.gpt.n_head, run.gpt.d_ff, run.peak_lr, run.batch_size, run.gpt.n_ctx, micro, run.steps,
              run.warmup_steps, run.config.train.schedule, torch.get_num_threads())
 
 

@@ -2,6 +2,8 @@
 
 The loop can also train one segment of a run (harness/trunks.py): from a saved state to an end step,
 keeping the state at given steps (a trunk's fork points), or from a fork state to the end (a branch).
+Step losses stay on the device: the loop reads them (one host sync) only at curve rows, saves and the segment's
+end (nanoGPT reads its loss at its log interval only; a per-step read stalls a GPU's queue).
 """
 
 from __future__ import annotations
@@ -160,6 +162,7 @@ class Trainer:
         self.keep = dict(self.segment.keep)
         self.flops_per_token = {k: f(run.gpt) for k, f in TRAIN_FLOPS_PER_TOKEN.items()}
         self.state = CurveState()
+        self.pending_losses: list = []  # step losses on the device since the state last read them (_read_losses)
         self.unigram_nats = train_unigram_loss(data)  # the divergence rules' ceiling
 
     def _resume(self) -> None:
@@ -186,6 +189,8 @@ class Trainer:
             log_resumed(self.run.run_id, source, self.state.step, self.run.steps)
 
     def _save(self, path: Path) -> None:
+        if self.pending_losses:
+            raise RuntimeError(f"{len(self.pending_losses)} step losses not yet read into the saved state")
         save_checkpoint(path, {
             "model": self.model.state_dict(), "optimizer": self.opt.state_dict(), "curve": vars(self.state).copy(),
             "corpus_fingerprint": self.corpus_fingerprint, **self.state_tag,
@@ -201,31 +206,64 @@ class Trainer:
         row = {"step": step, "tokens": tokens, "train_loss": s.loss_sum / max(1, s.loss_count), "lr": lr,
                "test_loss": math.nan}
         if step in self.eval_steps:  # the same windows at every point, so curves are continuous
-            row["test_loss"], _ = test_loss(self.model, self.test_curve, self.device, self.run.batch_size)
+            row["test_loss"], _ = test_loss(self.model, self.test_curve, self.device, self.run.micro_batch_size)
         if step == self.run.steps:
             s.final_test_loss, s.final_test_loss_sem, s.final_test_loss_by_position = final_test_losses(
-                self.model, self.test, self.device, self.run.batch_size)
+                self.model, self.test, self.device, self.run.micro_batch_size)
         row.update({f"compute_{k}": float(f * tokens) for k, f in self.flops_per_token.items()})
         s.loss_sum, s.loss_count = 0.0, 0
         return row
 
-    def _step(self, step: int) -> tuple[float, float]:
+    def _step(self, step: int) -> tuple[torch.Tensor, float]:
+        """One optimizer step: (its mean train loss, still on the device and unread, so no host sync; its lr)."""
         t = self.run.config.train
         lr = self.schedule.lr(step)
         for group in self.opt.param_groups:
             group["lr"] = lr
         x, y = (b.to(self.device, non_blocking=True) for b in self.sampler.batch(step))
-        with autocast_for(self.device):
-            _, loss = self.step_model(x, y)
-        loss.backward()
+        loss = self._forward_backward(x, y)
         if t.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), t.grad_clip)
         self.opt.step()
         self.opt.zero_grad(set_to_none=True)
-        return float(loss.detach()), lr
+        return loss, lr
+
+    def _forward_backward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Gradients of the batch's mean loss, accumulated over micro-batches; that loss, detached."""
+        chunks = self.run.batch_size // self.run.micro_batch_size
+        if chunks == 1:  # the whole batch at once, with no scaling: bit-identical to a loop without micro-batches
+            with autocast_for(self.device):
+                _, loss = self.step_model(x, y)
+            loss.backward()
+            # A copy: under train.compile's CUDA graphs the next step's replay overwrites the module's outputs,
+            # and this loss is kept until the losses are read.
+            return loss.detach().clone()
+        total = None
+        for xc, yc in zip(x.chunk(chunks), y.chunk(chunks)):
+            with autocast_for(self.device):
+                _, loss = self.step_model(xc, yc)
+            loss = loss / chunks  # equal chunks: their mean losses times micro / batch add up to the batch's mean
+            loss.backward()
+            total = loss.detach() if total is None else total + loss.detach()
+        return total
+
+    def _read_losses(self) -> bool:
+        """Add the step losses kept on the device since the last read to the curve state, in step order (one
+        host sync). False when one is not finite: the run is then marked diverged at that step, exactly."""
+        s, pending = self.state, self.pending_losses
+        if not pending:
+            return True
+        first_step, self.pending_losses = s.step - len(pending) + 1, []
+        for i, loss in enumerate(torch.stack(pending).tolist()):
+            if not math.isfinite(loss):
+                mark_diverged(s, non_finite(first_step + i, loss), f"run {self.run.run_id[:8]}")
+                return False
+            s.loss_sum, s.loss_count = s.loss_sum + loss, s.loss_count + 1
+        return True
 
     def train(self) -> TrainOutcome:
-        """Run (or resume) to the end of the segment (the token budget), or until the loss stops being finite."""
+        """Run (or resume) to the end of the segment (the token budget), or until a divergence rule fires: a
+        non-finite step loss is found at the next read of the losses (the next row at the latest)."""
         self._resume()
         s, interval = self.state, self.run.config.train.checkpoint_interval_s
         last_ckpt = time.perf_counter()
@@ -233,10 +271,13 @@ class Trainer:
             t0 = time.perf_counter()
             loss, lr = self._step(s.step)
             s.step += 1
-            if not math.isfinite(loss):
-                mark_diverged(s, non_finite(s.step, loss), f"run {self.run.run_id[:8]}")
+            self.pending_losses.append(loss)
+            checkpoint_due = time.perf_counter() - last_ckpt >= interval
+            stopping = self.stop_after_step is not None and s.step >= self.stop_after_step
+            # One read of the losses (a host sync) where the state must hold them: a row, a save, the segment's end.
+            must_read = checkpoint_due or stopping or s.step in self.keep or s.step == self.segment.end_step
+            if (must_read or s.step in self.row_steps) and not self._read_losses():
                 break
-            s.loss_sum, s.loss_count = s.loss_sum + loss, s.loss_count + 1
             if s.step in self.row_steps:
                 row = self._row(s.step, lr)
                 s.elapsed_s += time.perf_counter() - t0
@@ -251,10 +292,10 @@ class Trainer:
             if s.step in self.keep:
                 self.on_checkpoint()
                 self._save(self.keep[s.step])
-            if time.perf_counter() - last_ckpt >= interval:
+            if checkpoint_due:
                 self._checkpoint()
                 last_ckpt = time.perf_counter()
-            if self.stop_after_step is not None and s.step >= self.stop_after_step:
+            if stopping:
                 self._checkpoint()
                 raise RunInterrupted(f"stopped after step {s.step} (stop_after_step)")
         if s.status == "diverged":  # branches that fork after the divergence record it
@@ -263,6 +304,10 @@ class Trainer:
                     self._save(path)
         if s.status == "running" and s.step == self.run.steps:
             s.status = "completed"
+        return self._outcome()
+
+    def _outcome(self) -> TrainOutcome:
+        s = self.state
         return TrainOutcome(rows=s.rows, status=s.status, diverged_step=s.diverged_step,
                             diverged_rule=s.diverged_rule,
                             wall_time_s=s.elapsed_s, epochs=self.sampler.epochs, device=str(self.device),

@@ -9,6 +9,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from harness import divergence, store, trainer
 from harness.divergence import find_divergence
@@ -59,7 +60,7 @@ def test_non_finite_loss_stops_the_run_at_that_step(run_config, tmp_path, monkey
 
     def step(self, i):  # step i + 1's loss is NaN at the 5th step
         loss, lr = original(self, i)
-        return (math.nan if i + 1 == 5 else loss), lr
+        return (torch.full_like(loss, math.nan) if i + 1 == 5 else loss), lr
 
     monkeypatch.setattr(trainer.Trainer, "_step", step)
     with caplog.at_level(logging.WARNING, logger="scalinglab"):
@@ -67,6 +68,28 @@ def test_non_finite_loss_stops_the_run_at_that_step(run_config, tmp_path, monkey
     _, meta = store.read_run(store.run_path(tmp_path, run.run_id))
     assert (meta["diverged_rule"], meta["diverged_step"]) == ("non_finite", 5)
     assert f"run {run.run_id[:8]}: diverged, rule non_finite at step 5" in caplog.text
+
+
+def test_non_finite_loss_between_rows_is_caught_at_the_next_row_with_its_exact_step(run_config, tmp_path,
+                                                                                      monkeypatch):
+    # Step losses stay on the device until a row reads them, so the run stops at the next row step, but the
+    # recorded step is the first non-finite one, and no row at or after it is recorded.
+    run = resolve(run_config(tmp_path))
+    row_steps, _ = trainer.whole_run_steps(run)
+    bad = 48  # rows at 47 and 51 (20 evenly spaced and 20 log-spaced points of 64 steps)
+    assert bad not in row_steps and bad - 1 in row_steps and min(s for s in row_steps if s > bad) == 51
+    original, taken = trainer.Trainer._step, []
+
+    def step(self, i):
+        taken.append(i + 1)
+        loss, lr = original(self, i)
+        return (torch.full_like(loss, math.inf) if i + 1 == bad else loss), lr
+
+    monkeypatch.setattr(trainer.Trainer, "_step", step)
+    assert execute(run).status == "diverged"
+    curve, meta = store.read_run(store.run_path(tmp_path, run.run_id))
+    assert (meta["diverged_rule"], meta["diverged_step"]) == ("non_finite", bad)
+    assert curve["step"].iloc[-1] == bad - 1 and taken[-1] == 51
 
 
 @pytest.fixture(scope="module")

@@ -30,7 +30,8 @@ def test_result_changing_value_changes_the_id(base_id, run_config, tmp_path, ove
 
 
 @pytest.mark.parametrize("override", [
-    "train.device=cpu", "train.threads=2", "train.compile=default", "train.checkpoint_interval_s=5", "train.progress_interval_s=1",
+    "train.device=cpu", "train.threads=2", "train.compile=default", "train.micro_batch_size=2", "train.checkpoint_interval_s=5",
+    "train.progress_interval_s=1",
     "data.cache_dir=/elsewhere", "sweep.preset=other", "sweep.analyze=false",
 ])
 def test_placement_and_bookkeeping_values_keep_the_id(base_id, run_config, tmp_path, override):

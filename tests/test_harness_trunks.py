@@ -246,7 +246,7 @@ def test_a_trunk_that_diverges_records_every_later_fork_as_diverged(wsd_run, tmp
 
     def blows_up_at_step_20(self, step):
         loss, lr = original(self, step)
-        return (float("nan") if step == 20 else loss), lr
+        return (torch.full_like(loss, float("nan")) if step == 20 else loss), lr
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(Trainer, "_step", blows_up_at_step_20)

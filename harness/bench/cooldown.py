@@ -64,7 +64,7 @@ def _train(trainer: Trainer, run: ResolvedRun) -> Trained:
     start = time.perf_counter()
     outcome = trainer.train()
     seconds = time.perf_counter() - start
-    return Trained(outcome, per_window_test_losses(trainer.model, trainer.test, CPU, run.batch_size), seconds)
+    return Trained(outcome, per_window_test_losses(trainer.model, trainer.test, CPU, run.micro_batch_size), seconds)
 
 
 def compare_shape(preset: str, n_layer: int, d_model: int, budgets: Sequence[float], workdir: Path,

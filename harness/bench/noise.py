@@ -26,7 +26,7 @@ def _trained_losses(overrides: Sequence[str]) -> tuple[str, torch.Tensor]:
     trainer = Trainer(run, prepare_data(cfg.data), device, Path(tempfile.mkdtemp()) / "noise.pt")
     trainer.train()
     label = f"{run.gpt.n_layer}x{run.gpt.d_model}"
-    return label, per_window_test_losses(trainer.model, trainer.test, device, run.batch_size)
+    return label, per_window_test_losses(trainer.model, trainer.test, device, run.micro_batch_size)
 
 
 def paired_noise(overrides_a: Sequence[str], overrides_b: Sequence[str]) -> dict:

@@ -21,7 +21,8 @@ EVAL_REPEATS = 2  # evaluations timed per window set; their mean is the cost of 
 
 
 def trainer_stepper(trainer: Trainer) -> Callable[[], None]:
-    """One call = one step of the trainer's own machinery (Trainer._step: LR, batch, fwd/bwd, clip, AdamW, loss read)."""
+    """One call = one step of the trainer's own machinery (Trainer._step: LR, batch, fwd/bwd, clip, AdamW; the loss
+    stays on the device, as the trainer reads it only at its curve rows)."""
     counter = iter(range(10**12))
 
     def step() -> None:
@@ -62,11 +63,11 @@ def speed_ratios(reference_s: List[float], contender_s: List[float]) -> tuple[fl
 
 def eval_seconds(trainer: Trainer, windows: torch.Tensor) -> float:
     """Mean wall seconds of one test-loss evaluation of `windows` with the trainer's own function."""
-    test_loss(trainer.model, windows, trainer.device, trainer.run.batch_size)  # warm-up
+    test_loss(trainer.model, windows, trainer.device, trainer.run.micro_batch_size)  # warm-up
     synchronize(trainer.device)
     start = time.perf_counter()
     for _ in range(EVAL_REPEATS):
-        test_loss(trainer.model, windows, trainer.device, trainer.run.batch_size)
+        test_loss(trainer.model, windows, trainer.device, trainer.run.micro_batch_size)
     synchronize(trainer.device)
     return (time.perf_counter() - start) / EVAL_REPEATS
 
