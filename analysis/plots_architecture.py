@@ -18,19 +18,24 @@ def shape_figure(series: pd.DataFrame):
     in percent with its 95% interval as error bars."""
     present = set(series["attribute"]) if not series.empty else set()
     attributes = [a for a in SERIES_KEYS if a == "aspect_ratio" or a in present]
+    colours = {group: f"C{i}" for i, group in enumerate(series["group"].unique())} if present else {}  # one per N
     fig, axes = new_figure(len(attributes))
     for ax, attribute in zip(axes, attributes):
         lines = series[series["attribute"] == attribute] if attribute in present else series.iloc[0:0]
         if lines.empty:
             mark_empty(ax, f"no fixed-N group varies {SERIES_LABELS[attribute]}")
             continue
-        for group, points in lines.groupby("group"):
+        for group, points in lines.groupby("group", sort=False):  # in the table's order: by N
             points = points.sort_values("x")
             low, high = np.array(points["rel_95"].tolist(), float).T
             errors = np.vstack([points["rel_pct"] - low, high - points["rel_pct"]])
             ax.errorbar(points["x"], points["rel_pct"], yerr=None if np.isnan(errors).all() else errors,
-                        fmt="o-", capsize=2, label=str(group))
+                        fmt="o-", capsize=2, color=colours[group], label=str(group))
         ax.set_xscale("log")
+        if attribute != "aspect_ratio":  # a few round values: label each, not the decades
+            values = sorted(lines["x"].unique())
+            ax.set_xticks(values, [f"{v:g}" for v in values])
+            ax.minorticks_off()
         ax.set_xlabel(SERIES_LABELS[attribute])
         ax.set_ylabel("loss increase over the group's best shape (%)")
         ax.legend(fontsize=7)

@@ -100,6 +100,7 @@ def test_shape_figure_draws_one_line_per_n_with_x_strictly_increasing(exact):
     heads = lines["attention heads n_head"][0]
     assert list(heads.get_xdata()) == [1, 2, 4, 8, 16]
     assert list(heads.get_ydata()) == pytest.approx([4.0, 1.0, 0.0, 0.0, 0.0])
+    assert heads.get_color() == lines["aspect ratio d_model / n_layer"][2].get_color()  # one colour per N
 
 
 def test_interval_covers_the_true_spread_in_a_seeded_case():
