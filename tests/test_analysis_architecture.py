@@ -162,3 +162,12 @@ def test_verdict_reads_the_interval_against_the_tolerance():
     assert _two_shapes([3.00, 3.006, 3.03, 3.036]).spread.iloc[0]["verdict"] == "equivalent within 3%"
     assert _two_shapes([3.00, 3.006, 3.30, 3.306]).spread.iloc[0]["verdict"] == DIFFERENT
     assert _two_shapes([3.00, 3.06, 3.09, 3.15]).spread.iloc[0]["verdict"] == UNRESOLVED  # 3.0% [0.3, 10.5]
+
+
+def test_a_series_with_no_two_shapes_within_tolerance_says_so_and_lists_each_excess():
+    summary = _two_shapes([3.00, 3.006, 3.30, 3.306])  # 4x128 and 2x176, 10% apart
+    # t(2) half width 4.30 x 0.1% x hypot(1, 1.1) = 0.64%, so about [9.4, 10.6], drawn: [9.3, 10.7]
+    assert summary.ranges.iloc[0]["holds"] == "nowhere"
+    assert range_statements(summary) == [
+        "g, aspect ratio d_model / n_layer 32..88: no two neighbouring shapes within 3%; each over the best: "
+        "4x128 h8 ff4 (32): +0.0% [+0.0, +0.0]; 2x176 h11 ff4 (88): +10.0% [+9.3, +10.7]"]
