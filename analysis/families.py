@@ -12,13 +12,14 @@ import json
 import numpy as np
 import pandas as pd
 
+from analysis import published as pub
 from analysis.bootstrap import CONFIDENCE
 from analysis.powerlaw import fit_aggregated
 from analysis.result import FitResult
 
 FAMILIES_GRID = "families"  # the grid name of configs/sweep/families.yaml
 BASELINE_FAMILY = "gpt2"  # every other family is compared with it
-DEFAULT_EQUIVALENCE_TOLERANCE = 0.03  # Kaplan 2020 Fig. 5 caption: shapes agree "within 3%" (published.py)
+DEFAULT_EQUIVALENCE_TOLERANCE = pub.KAPLAN_SHAPE_SPREAD_PCT / 100  # Kaplan 2020 Fig. 5 caption: "within 3%"
 EQUIVALENT, DIFFERENT, UNRESOLVED = "equivalent within {:g}%", "different", "not resolved by this sweep"
 N_COL, LOSS_COL, SEM_COL = "params_non_embedding", "final_test_loss", "final_test_loss_sem"
 

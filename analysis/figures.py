@@ -37,9 +37,9 @@ def _optimal(analysis: Analysis, out_dir: Path):
 
 
 def _shape(analysis: Analysis, out_dir: Path):
-    if analysis.spread is None or analysis.spread.empty or (analysis.spread["n_shapes"] < 2).all():
-        return None, "no fixed-N group of grid=='arch_shape' runs with two or more shapes"
-    return plot_shape_dependence(analysis.shapes, out_dir), None
+    if analysis.architecture is None or analysis.architecture.series.empty:
+        return None, "no fixed-N group of grid=='arch_shape' runs with two or more shapes along one attribute"
+    return plot_shape_dependence(analysis.architecture.series, out_dir), None
 
 
 def _embeddings(analysis: Analysis, out_dir: Path):
@@ -68,8 +68,9 @@ FIGURES = (
     ("compute_optimal_size", _optimal, "N_opt against compute from final points, the envelope of learning curves "
                                        "(each interpolated across model sizes) and IsoFLOP local parabolas, with "
                                        "their power laws N_opt ∝ C^a; Porian et al. 2024"),
-    ("architecture_shape", _shape, "Loss relative to the best shape at fixed N vs aspect ratio (and heads, "
-                                   "feed-forward ratio where varied); Kaplan 2020 Fig. 5"),
+    ("architecture_shape", _shape, "Loss over the best shape at fixed N (seed means, bars: 95% intervals) vs "
+                                   "aspect ratio, and heads and feed-forward ratio where varied, each panel "
+                                   "through the shapes that vary only its attribute; Kaplan 2020 Fig. 5"),
     ("architecture_embeddings", _embeddings, "Test loss vs parameters with and without embeddings, "
                                              "coloured by depth, each shape at its largest D; Kaplan 2020 Fig. 6"),
     ("families_loss_vs_n", _families, "Final test loss vs non-embedding N per model family (seed means, bars: "

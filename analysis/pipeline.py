@@ -5,7 +5,8 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from analysis.architecture import shape_equivalence, shape_spread, shape_table
+from analysis.architecture import shape_table
+from analysis.architecture_series import ArchitectureSummary, summarise_architecture
 from analysis.chinchilla import DEFAULT_MAX_STARTS, fit_chinchilla
 from analysis.conventions import convention_exponents
 from analysis.data import COMPUTE_CONVENTIONS, replicate_noise, split_by_status
@@ -60,7 +61,9 @@ class Analysis:
     extrapolation: pd.DataFrame | None = None
     comparison: pd.DataFrame | None = None
     shapes: pd.DataFrame | None = None
-    spread: pd.DataFrame | None = None
+    """Per arch_shape run: its fixed-N group, shape and loss relative to the group's best (architecture.shape_table)."""
+    architecture: ArchitectureSummary | None = None
+    """Shape means, spreads, Fig. 5 series and holding ranges with intervals; None without arch_shape runs."""
     unreadable: list[str] = field(default_factory=list)
     """Run files left out as unreadable (analyze.py --skip-unreadable), with the reason."""
     family_fits: dict[str, FitResult] = field(default_factory=dict)
@@ -70,8 +73,6 @@ class Analysis:
     family_differences: pd.DataFrame | None = None
     positions: pd.DataFrame | None = None
     """Loss by position in context per family and size (analysis.families.loss_by_position)."""
-    shape_verdicts: pd.DataFrame | None = None
-    """Per fixed-N group of arch_shape: the equivalence verdict (architecture.shape_equivalence)."""
     l_of_d_per_size: pd.DataFrame | None = None
     """L(D) of each model size with several budgets on its own (analysis.per_size)."""
     calibration: Calibration | None = None
@@ -135,9 +136,9 @@ def run_analysis(runs: pd.DataFrame, curves: pd.DataFrame, options: AnalysisOpti
     analysis.extrapolation = _checks(analysis, fitters)
     analysis.comparison = compare_joint_models(usable, fitters, seed=options.seed)
     analysis.shapes = shape_table(usable, baseline=analysis.fits["L(N)"])
-    analysis.spread = shape_spread(analysis.shapes) if not analysis.shapes.empty else pd.DataFrame()
-    tolerance = options.equivalence_tolerance
-    analysis.shape_verdicts = shape_equivalence(analysis.shapes, tolerance) if not analysis.shapes.empty else None
+    if not analysis.shapes.empty:
+        tolerance = options.equivalence_tolerance
+        analysis.architecture = summarise_architecture(analysis.shapes, tolerance, seed=options.seed)
     _family_analysis(analysis)
     return analysis
 

@@ -1,19 +1,35 @@
-"""The report's sections on architecture families and on the equivalence verdict for shapes and families."""
+"""The report's sections on architecture: shapes at fixed N (Kaplan 2020 Fig. 5) and model families (Fig. 7)."""
 from __future__ import annotations
 
+import pandas as pd
+
+from analysis.architecture import SPREAD_DRAWS, architecture_verdict
+from analysis.architecture_series import range_statements
 from analysis.families import BASELINE_FAMILY
 from analysis.pipeline import Analysis
 from analysis.report import Report
 
 
-def shape_verdict_section(report: Report, analysis: Analysis) -> None:
-    """Per fixed-N group of arch_shape: the worst shape's excess over the best and the equivalence verdict."""
-    table = analysis.shape_verdicts
-    if table is None or table.empty:
+def architecture_section(report: Report, analysis: Analysis) -> None:
+    """Per fixed-N group of arch_shape: the spread with its interval, each shape over the best, and where the
+    spread along each Fig. 5 series stays within the tolerance and where it breaks."""
+    report.heading("Architecture independence")
+    summary = analysis.architecture
+    if summary is None:
+        report.text(architecture_verdict(pd.DataFrame(), analysis.options.equivalence_tolerance))
         return
-    report.text(f"Equivalence of shapes at fixed N within ±{100 * analysis.options.equivalence_tolerance:g}% "
-                "(95% intervals from seed replicates, or from the held-out windows' standard error of a single run):")
-    report.table(table, "architecture_shape_verdict")
+    report.text(architecture_verdict(summary.spread, summary.tolerance))
+    report.text(f"Loss divided by the L(N) fit at each run's own N, averaged over seeds per shape; spread = worst "
+                f"shape over the best, minus one. 95% intervals: {SPREAD_DRAWS} redraws of the shape means "
+                "(docs/analysis.md). Verdict at the tolerance: the interval inside it 'equivalent', wholly above "
+                "it 'different', across it 'not resolved by this sweep'.")
+    report.table(summary.spread, "architecture_spread")
+    report.text("Where the spread stays within the tolerance along each series (the largest contiguous range of "
+                "the attribute), and each shape outside it over the group's best shape:")
+    report.bullets(range_statements(summary))
+    report.table(summary.ranges, "architecture_ranges")
+    columns = ["group", "shape", "n_seeds", "final_test_loss", "rel_pct", "rel_95"]
+    report.table(summary.shapes[columns], "architecture_shapes")
 
 
 def families_section(report: Report, analysis: Analysis) -> None:

@@ -7,14 +7,13 @@ import numpy as np
 import pandas as pd
 
 from analysis import published as pub
-from analysis.architecture import architecture_verdict
 from analysis.branches import is_branch, schedule_of, shared_rows_differ
 from analysis.data import MIN_SEEDS_FOR_OWN_VARIANCE, pooled_sd_log
 from analysis.per_size import MIN_BUDGETS
 from analysis.pipeline import Analysis
 from analysis.report import Report
 from analysis.report_calibration import calibration_section
-from analysis.report_families import families_section, shape_verdict_section
+from analysis.report_families import architecture_section, families_section
 from analysis.result import FitResult
 from analysis.targets import target_table
 
@@ -255,11 +254,7 @@ def build_report(analysis: Analysis, figures: list, skipped: list) -> Report:
     report.heading("Model comparison: Kaplan L(N, D) vs Chinchilla")
     report.table(analysis.comparison, "model_comparison")
     report.text(comparison_verdict(analysis.comparison))
-    report.heading("Architecture independence")
-    report.text(architecture_verdict(analysis.spread))
-    if not analysis.spread.empty:
-        report.table(analysis.spread, "architecture_spread")
-    shape_verdict_section(report, analysis)
+    architecture_section(report, analysis)
     families_section(report, analysis)
     if analysis.calibration is not None:
         calibration_section(report, analysis.calibration)

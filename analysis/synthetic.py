@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 
 from analysis import published as pub
-from analysis.data import COMPUTE_CONVENTIONS
+from analysis.data import COMPUTE_CONVENTIONS, architecture_label
+from analysis.result import FitResult
 
 N_CTX, VOCAB = 128, 512  # toy context length and vocabulary for the derived FLOP columns
 CURVE_POINTS = 24  # logged evaluations per synthetic learning curve
@@ -197,3 +198,39 @@ def branched_runs(law: Law, sizes, budgets, points_per_branch: int = 6) -> tuple
     runs = pd.DataFrame(runs)
     curves = pd.concat(curves, ignore_index=True).merge(runs.drop(columns=["tokens"]), on="run_id")
     return runs, curves
+
+
+ARCH_SHAPE_D_HEAD = 16  # configs/sweep/arch_shape.yaml: model.d_head
+# (n_layer, d_model, n_head, d_ff / d_model) of configs/sweep/arch_shape.yaml; n_head None: d_model / d_head
+ARCH_SHAPE_POINTS = (
+    *[(n_layer, d, None, 4) for n_layer, d in ((1, 64), (2, 48), (4, 32), (16, 16))],
+    *[(n_layer, d, None, 4) for n_layer, d in ((1, 128), (2, 96), (4, 64), (8, 48))],
+    *[(n_layer, d, None, 4) for n_layer, d in ((1, 256), (2, 176), (4, 128), (8, 96), (16, 64))],
+    *[(4, 128, n_head, 4) for n_head in (1, 2, 4, 16)],
+    *[(4, d, None, ff) for d, ff in ((176, 1), (160, 2), (96, 8))],
+)
+
+
+def kaplan_l_of_n() -> FitResult:
+    """Kaplan 2020 eq. 1.1, L(N) = (N_c/N)^α_N, as a converged fit: the baseline arch_shape_runs are built on."""
+    return FitResult("L(N)", {"N_c": pub.KAPLAN_N_C, "alpha_N": pub.KAPLAN_ALPHA_N}, True, "Kaplan 2020 eq. 1.1",
+                     predict=lambda n: (pub.KAPLAN_N_C / np.asarray(n, float)) ** pub.KAPLAN_ALPHA_N)
+
+
+def arch_shape_runs(penalty: dict[str, float] | None = None, n_seeds: int = 2, noise: float = 0.0,
+                    sem: float = 0.0, seed: int = 0, points=ARCH_SHAPE_POINTS) -> pd.DataFrame:
+    """Completed arch_shape runs, `n_seeds` per shape: final loss = kaplan_l_of_n() at the shape's N times
+    (1 + penalty[shape]) times log-normal seed noise of sd `noise`; final_test_loss_sem = `sem` × loss. Shapes are
+    labelled as analysis.data.architecture_label ('4x128 h8 ff4'); one not in `penalty` has none."""
+    rows = [run_metadata(f"arch-{i:02d}-s{s}", n_layer, d, 5e5, "arch_shape", s,
+                         n_head or d // ARCH_SHAPE_D_HEAD, ff)
+            for i, (n_layer, d, n_head, ff) in enumerate(points) for s in range(n_seeds)]
+    runs = pd.DataFrame(rows)
+    labels = architecture_label(runs)
+    unknown = set(penalty or {}) - set(labels)
+    if unknown:
+        raise ValueError(f"penalty names shapes {sorted(unknown)} not in the points; they are {sorted(set(labels))}")
+    excess = labels.map(penalty or {}).fillna(0.0).to_numpy(float)
+    loss = kaplan_l_of_n().predict(runs["params_non_embedding"]) * (1 + excess)
+    loss = loss * np.exp(np.random.default_rng(seed).normal(0.0, noise, len(runs)))
+    return runs.assign(final_test_loss=loss, best_test_loss=loss, final_test_loss_sem=sem * loss)

@@ -5,7 +5,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.architecture import shape_equivalence
 from analysis.families import (DIFFERENT, UNRESOLVED, combined_verdict, compare_families, family_runs, fit_family,
                                loss_by_position, verdict)
 from analysis.pipeline import AnalysisOptions, run_analysis
@@ -88,15 +87,6 @@ def test_loss_by_position_averages_seeds_per_family_and_size():
     assert len(table) == 2 * len(SIZES) * 3
     first = table[(table["family"] == "lstm") & (table["position"] == 1)].iloc[0]
     assert first["loss"] == pytest.approx(1.2 * 1.1 * (N_C / SIZES[0]) ** ALPHA)
-
-
-def test_shape_verdict_uses_replicate_intervals():
-    shapes = pd.DataFrame({"group": "N~1e5", "shape": ["a", "a", "b", "b", "c", "c"],
-                           "relative_loss": [1.0, 1.002, 1.01, 1.012, 1.2, 1.21],
-                           "final_test_loss": 3.0, "final_test_loss_sem": 0.01})
-    table = shape_equivalence(shapes, 0.03)
-    assert table.iloc[0]["worst_shape"] == "c" and table.iloc[0]["verdict"] == DIFFERENT
-    assert shape_equivalence(shapes[shapes["shape"] != "c"], 0.03).iloc[0]["verdict"] == "equivalent within 3%"
 
 
 def test_one_seed_per_size_takes_its_interval_from_the_held_out_standard_error():

@@ -3,7 +3,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.architecture import architecture_verdict, shape_groups, shape_spread, shape_table
+from analysis.architecture import architecture_verdict, shape_groups, shape_table
+from analysis.architecture_series import summarise_architecture
 from analysis.data import replicate_noise, split_by_status
 from analysis.pipeline import AnalysisOptions, run_analysis
 from analysis.synthetic import as_frames, synthetic_results
@@ -59,7 +60,7 @@ def test_shapes_differing_only_in_heads_are_different_shapes():
     runs = pd.DataFrame({"run_id": list("abcd"), "status": "completed", "grid": "arch_shape",
                          "n_layer": 4, "d_model": 128, "n_head": [1, 2, 8, 8], "d_ff": [512, 512, 512, 1024],
                          "params_non_embedding": [7.9e5] * 4, "final_test_loss": [3.3, 3.0, 3.1, 3.05]})
-    spread = shape_spread(shape_table(runs)).iloc[0]
+    spread = summarise_architecture(shape_table(runs), 0.03).spread.iloc[0]
     assert spread["n_shapes"] == 4 and spread["best_shape"] == "4x128 h2 ff4"
     assert abs(spread["spread_pct"] - 10.0) < 1e-9
 
@@ -68,9 +69,9 @@ def test_architecture_spread_is_the_worst_shape_over_the_best_in_percent():
     runs = pd.DataFrame({"run_id": list("abc"), "status": "completed", "grid": "arch_shape",
                          "n_layer": [2, 4, 8], "d_model": [256, 180, 128], "d_ff": [1024, 720, 512],
                          "params_non_embedding": [1.0e6, 1.02e6, 1.01e6], "final_test_loss": [3.0, 3.03, 3.06]})
-    spread = shape_spread(shape_table(runs))
+    spread = summarise_architecture(shape_table(runs), 0.03).spread
     assert abs(spread["spread_pct"].iloc[0] - 2.0) < 1e-9
-    assert "within Kaplan's 3%" in architecture_verdict(spread)
+    assert architecture_verdict(spread, 0.03).startswith("largest loss spread across shapes at fixed N: 2.00% (group")
 
 
 def test_extrapolation_predicts_the_held_out_largest_model():
