@@ -25,6 +25,7 @@ from typing import Optional, Sequence
 import pandas as pd
 import torch
 
+from configs.data import DataConfig
 from harness import store
 from harness.bench.datasheet import DatasheetPeak, datasheet_peak
 from harness.bench.gpu_report import GpuReport
@@ -183,7 +184,7 @@ def sweep_table(opts: GpuBenchOptions, sweep_script: Path, limit_s: float) -> pd
     """The sweep of opts.sweep_args end to end, stopped at `limit_s`: wall time, runs finished, their training time."""
     results = opts.out / SWEEP_RESULTS
     argv = [sys.executable, str(sweep_script), f"sweep.results_dir={results}", *opts.sweep_args]
-    ran = run_with_limit(argv, limit_s, opts.out / "default_sweep.log", opts.out)
+    ran = run_with_limit(argv, limit_s, opts.out / f"{SWEEP_RESULTS}.log", opts.out)
     plans = sorted((results / "plans").glob("*.json"))
     runs = store.load_runs(results)
     return pd.DataFrame([{
@@ -192,7 +193,8 @@ def sweep_table(opts: GpuBenchOptions, sweep_script: Path, limit_s: float) -> pd
         "exit_status": -1 if ran.exit_status is None else ran.exit_status,
         "runs_planned": sum(len(unit) for unit in read_plan(str(plans[0]))["units"]) if len(plans) == 1 else -1,
         "runs_finished": len(runs), "sum_run_wall_time_s": float(runs["wall_time_s"].sum()) if len(runs) else 0.0,
-        "cpu_s": opts.cpu_sweep_s, "cpu_over_device": opts.cpu_sweep_s / ran.wall_s}])
+        # stopped at the limit, the sweep's own time is unknown: no ratio rather than a bound read as a figure
+        "cpu_s": opts.cpu_sweep_s, "cpu_over_device": math.nan if ran.timed_out else opts.cpu_sweep_s / ran.wall_s}])
 
 
 def run_gpu_bench(opts: GpuBenchOptions, sweep_script: Path, command: str) -> str:
@@ -220,7 +222,7 @@ def _measure(opts: GpuBenchOptions, sweep_script: Path, command: str) -> str:
         report.add("packed", packed_table(opts, device, measured_peak))
     cache: dict = {}
     with tempfile.TemporaryDirectory() as work:
-        report.note_data_seconds(prepare_data_timed(trainer_run(opts, *opts.shapes[0], "none"), cache))
+        report.note_data_seconds(prepare_data_timed(trainer_run(opts, *opts.shapes[0], "none").config.data, cache))
         report.add("mfu", mfu_table(opts, device, measured_peak, sheet, cache, Path(work)))
     report.add("default_sweep", sweep_table(opts, sweep_script, sweep_limit_s(opts, time.monotonic() - start)))
     return report.write()
@@ -231,8 +233,8 @@ def sweep_limit_s(opts: GpuBenchOptions, elapsed_s: float) -> float:
     return min(opts.sweep_limit_s, max(opts.budget_s - elapsed_s, 0.0))
 
 
-def prepare_data_timed(run: ResolvedRun, cache: dict) -> float:
+def prepare_data_timed(data: DataConfig, cache: dict) -> float:
     """Seconds to prepare the trainer runs' data (tokenizer and token ids; a cold cache trains and encodes)."""
     start = time.monotonic()
-    prepare_once(run.config.data, cache)
+    prepare_once(data, cache)
     return time.monotonic() - start
