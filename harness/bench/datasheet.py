@@ -21,14 +21,15 @@ class DatasheetPeak:
     source: str
 
 
-H100_WHITEPAPER = "NVIDIA H100 Tensor Core GPU Architecture whitepaper (2022), table 'Peak BF16 Tensor TFLOPS' (dense)"
+H100_WHITEPAPER = ("NVIDIA H100 Tensor Core GPU Architecture whitepaper (2022), comparison of data center GPUs, "
+                   "row 'Peak BF16 Tensor TFLOPS' (dense / with sparsity)")
 DATASHEET_BF16_PEAKS = {
     "H100 SXM": DatasheetPeak("H100 SXM", 989.4e12, H100_WHITEPAPER + ": SXM5"),
     "H100 PCIe": DatasheetPeak("H100 PCIe", 756e12, H100_WHITEPAPER + ": PCIe"),
     # the H200 is the H100 SXM's GH100 at the same clocks with more memory: its datasheet's 1,979 TFLOPS of bf16
     # are 'with sparsity', twice the dense rate
-    "H200": DatasheetPeak("H200", 989.4e12, "NVIDIA H200 Tensor Core GPU datasheet (2024): BF16 1,979 TFLOPS "
-                                            "with sparsity, so 989.4 dense"),
+    "H200": DatasheetPeak("H200", 989.4e12, "NVIDIA H200 Tensor Core GPU datasheet: BF16 Tensor Core 1,979 "
+                                            "TFLOPS with sparsity, so 989.4 dense"),
     "A100": DatasheetPeak("A100", 312e12, "NVIDIA A100 Tensor Core GPU datasheet (2020): BF16 312 TFLOPS dense "
                                           "(624 with sparsity), SXM and PCIe alike"),
 }
