@@ -9,6 +9,11 @@ from typing import List, Optional
 from configs.errors import ConfigError
 from configs.logger import LoggerConfig
 
+# Model-FLOPs utilisation the plan's first time estimate assumes, before any run has finished: a plain fp32
+# loop runs the default sweep's large shapes at 53-68% of the CPU's matmul peak (docs/speed.md); 0.4 is
+# conservative there, and is the utilisation the GPU preset is sized at (configs/sweep/kaplan_fig1_gpu.yaml).
+ASSUMED_MFU = 0.4
+
 
 @dataclass
 class GridConfig:
@@ -44,6 +49,17 @@ class SweepConfig:
     """One folder per sweep: runs/*.parquet, checkpoints/, analysis/. Nothing else is read by the analysis."""
     dry_run: bool = False
     """Print the plan (runs, N, D, C, estimated time) and exit without training."""
+    check_data: bool = True
+    """Prepare the data at planning and check that every run fits it (D against the train split, n_ctx against
+    the test windows, the text of earlier results). `false` is allowed with dry_run only: it prints the plan of
+    a sweep whose dataset this machine has not downloaded (or cannot reach) without preparing it."""
+    estimate_peak_flops: Optional[float] = None
+    """Peak FLOP/s of the device the plan's time estimate is for, e.g. 989.4e12 for an H100 SXM's dense bf16
+    peak (harness/bench/datasheet.py lists the datasheet figures). None measures this machine's CPU fp32 matmul
+    peak at planning (a fraction of a second): the estimate is then for the machine that plans."""
+    estimate_mfu: float = ASSUMED_MFU
+    """Share of that peak training is assumed to sustain (model-FLOPs utilisation by the exact count, in (0, 1]):
+    the estimate is exact training FLOPs / (peak * estimate_mfu)."""
     force: bool = False
     """Re-train runs whose results already exist."""
     quarantine: bool = False
@@ -62,6 +78,15 @@ class SweepConfig:
     def __post_init__(self) -> None:
         if self.seeds is not None and not self.seeds:
             raise ConfigError("sweep.seeds", self.seeds, "must list at least one seed, or be null for train.seed")
+        if not self.check_data and not self.dry_run:
+            raise ConfigError("sweep.check_data", self.check_data,
+                              "false is allowed only with sweep.dry_run=true: a sweep that trains checks its data first")
+        peak = self.estimate_peak_flops
+        if peak is not None and not (math.isfinite(peak) and peak > 0):
+            raise ConfigError("sweep.estimate_peak_flops", peak, "must be a finite FLOP/s > 0 (e.g. 989.4e12), or null "
+                              "to measure this machine's peak")
+        if not (math.isfinite(self.estimate_mfu) and 0 < self.estimate_mfu <= 1):
+            raise ConfigError("sweep.estimate_mfu", self.estimate_mfu, "must be in (0, 1]")
         names = [g.name for g in self.grids]
         if len(set(names)) != len(names):
             raise ConfigError("sweep.grids", names, "grid names must be unique")

@@ -1,7 +1,8 @@
 """Training time left in a sweep, learnt from the runs that have finished.
 
-Before any run has finished the plan's estimate stands: exact training FLOPs at an assumed share of a
-matmul peak measured for a fraction of a second (harness.plan.ASSUMED_MFU). Each finished run then
+Before any run has finished the plan's estimate stands: exact training FLOPs at an assumed share
+(sweep.estimate_mfu) of a matmul peak measured for a fraction of a second, or of the peak stated for the
+device (sweep.estimate_peak_flops). Each finished run then
 measures what a job really sustains on its shape: its exact training FLOPs over its `wall_time_s`. A
 pending unit of a measured shape is estimated at that shape's rate; one of a shape not yet measured at
 the rate of all finished runs together. The rates are per job, measured while the other jobs ran beside
@@ -60,7 +61,7 @@ def training_left(plan: dict, results_dir: str, jobs: int = 1) -> TimeLeft:
     pending = [i for i, unit in enumerate(done) if not all(unit)]
     work = measured_work(results_dir, [r["run_id"] for unit in units for r in unit])
     if not work or "unit_flops" not in plan:
-        return TimeLeft(sum(plan["estimated_s"][i] for i in pending), "from the measured matmul peak")
+        return TimeLeft(sum(plan["estimated_s"][i] for i in pending), f"from {plan['estimated_from']}")
     overall = rate([w for shape_work in work.values() for w in shape_work])
     seconds, measured = [], 0
     for i in pending:

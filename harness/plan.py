@@ -8,7 +8,7 @@ unit from it, so every launcher (basic, joblib, submitit, ray) runs the same uni
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List
+from typing import List, Optional
 
 import torch
 from omegaconf import DictConfig
@@ -24,9 +24,6 @@ from harness.resolve import ResolvedRun, resolve
 from harness.trunks import Unit, UnitCost, group_units, kept_steps, unit_cost
 from models.flops import TRAIN_FLOPS_PER_TOKEN
 
-# Model-FLOPs utilisation assumed for the first time estimate, before any run has finished: a plain fp32
-# loop runs the default sweep's large shapes at 53-68% of the matmul peak (docs/speed.md); 0.4 is conservative.
-ASSUMED_MFU = 0.4
 PEAK_PROBE_SIZE = 512  # square matmul used to measure the machine's fp32 peak for the estimate
 PEAK_PROBE_MIN_TIME_S = 0.015  # per timing: about 10 products of 512 at ~180 GFLOP/s (2 cores)
 PEAK_PROBE_TRIALS = 5  # best of several: the estimate should not swing with a passing load
@@ -130,9 +127,44 @@ def build_plan(base: DictConfig, check_data: bool = True) -> List[PlannedRun]:
             for p, r in resolved]
 
 
-def estimate_seconds(flops: float, flops_per_s: float) -> float:
-    """Rough training time of `flops` exact training FLOPs at ASSUMED_MFU of the measured peak."""
-    return flops / (flops_per_s * ASSUMED_MFU)
+@dataclass(frozen=True)
+class EstimateBasis:
+    """What the plan's time estimate assumes: a peak FLOP/s, the share of it training sustains, and whether the
+    peak was measured on this machine or stated for another device (sweep.estimate_peak_flops)."""
+
+    peak_flops_per_s: float
+    mfu: float
+    measured: bool
+
+    @property
+    def peak_words(self) -> str:
+        """'the measured matmul peak' or 'a stated peak of 989.4 TFLOP/s' (the sweep line's "estimated from ...")."""
+        return "the measured matmul peak" if self.measured else f"a stated peak of {format_flops(self.peak_flops_per_s)}"
+
+    def describe(self) -> str:
+        """'at 40% of a measured 185 GFLOP/s fp32 matmul peak, one process' (or of a stated peak)."""
+        if self.measured:
+            return f"at {self.mfu:.0%} of a measured {format_flops(self.peak_flops_per_s)} fp32 matmul peak, one process"
+        return f"at {self.mfu:.0%} of a stated {format_flops(self.peak_flops_per_s)} peak, one process"
+
+
+def format_flops(flops_per_s: float) -> str:
+    """'989.4 TFLOP/s' from 1e12 up, '185 GFLOP/s' below."""
+    if flops_per_s >= 1e12:
+        return f"{flops_per_s / 1e12:.1f} TFLOP/s"
+    return f"{flops_per_s / 1e9:.0f} GFLOP/s"
+
+
+def estimate_basis(peak_flops_per_s: Optional[float], mfu: float) -> EstimateBasis:
+    """The basis of sweep.estimate_peak_flops and sweep.estimate_mfu: the stated peak, or (None) this CPU's, measured now."""
+    if peak_flops_per_s is None:
+        return EstimateBasis(measure_matmul_flops(), mfu, measured=True)
+    return EstimateBasis(float(peak_flops_per_s), mfu, measured=False)
+
+
+def estimate_seconds(flops: float, basis: EstimateBasis) -> float:
+    """Rough training time of `flops` exact training FLOPs: flops / (peak * mfu)."""
+    return flops / (basis.peak_flops_per_s * basis.mfu)
 
 
 def plan_units(plan: List[PlannedRun]) -> List[PlannedUnit]:
@@ -153,7 +185,7 @@ def measure_matmul_flops() -> float:
                               PEAK_PROBE_MIN_TIME_S)
 
 
-def format_plan(plan: List[PlannedRun], flops_per_s: float) -> str:
+def format_plan(plan: List[PlannedRun], basis: EstimateBasis) -> str:
     """The plan as a table: runs, N, D, C, schedule, estimated time, whether each is done; then each trunk's cost."""
     units = plan_units(plan)
     lines = [f"{'#':>3} {'grid':<10} {'family':<6} {'L':>3} {'d':>4} {'N':>11} {'D':>9} {'C=6ND':>9} {'sched':<12}  "
@@ -170,8 +202,7 @@ def format_plan(plan: List[PlannedRun], flops_per_s: float) -> str:
     pending = sum(not p.done for p in plan)
     lines.append(f"{len(plan)} runs, {pending} to train, in {len(units)} units: {flops:.3g} exact training FLOPs "
                  f"({flops / separate if separate else 1:.2f}x of {separate:.3g} as separate runs), estimated "
-                 f"{format_duration(estimate_seconds(flops, flops_per_s))} (at {ASSUMED_MFU:.0%} of a measured "
-                 f"{flops_per_s / 1e9:.0f} GFLOP/s fp32 matmul peak, one process)")
+                 f"{format_duration(estimate_seconds(flops, basis))} ({basis.describe()})")
     return "\n".join(lines)
 
 

@@ -46,21 +46,23 @@ def run_from_json(blob: dict) -> ResolvedRun:
 
 
 def write_plan(results_dir: str, units: Sequence[Sequence[ResolvedRun]], estimates_s: Sequence[float],
-               unit_flops: Sequence[float]) -> Path:
+               unit_flops: Sequence[float], estimated_from: str) -> Path:
     """Write the validated plan where every job can read it; the name is a hash of its units.
 
-    `estimates_s` and `unit_flops` (exact training FLOPs left to train) hold one value per unit."""
+    `estimates_s` and `unit_flops` (exact training FLOPs left to train) hold one value per unit; `estimated_from`
+    names the peak the estimates assume ('the measured matmul peak', 'a stated peak of 989.4 TFLOP/s')."""
     blob = [[run_to_json(r) for r in unit] for unit in units]
     name = hashlib.sha256(json.dumps(blob, sort_keys=True).encode()).hexdigest()[:16]
-    text = json.dumps({"units": blob, "estimated_s": list(estimates_s), "unit_flops": list(unit_flops)},
-                      indent=1, sort_keys=True)
+    text = json.dumps({"units": blob, "estimated_s": list(estimates_s), "unit_flops": list(unit_flops),
+                       "estimated_from": estimated_from}, indent=1, sort_keys=True)
     path = (Path(results_dir) / PLANS_SUBDIR / f"{name}.json").resolve()
     store.atomic_write_bytes(path, lambda tmp: Path(tmp).write_text(text))
     return path
 
 
 def read_plan(plan_file: str) -> dict:
-    """A written plan: {'units': [[run, ...], ...], 'estimated_s': [one per unit], 'unit_flops': [one per unit]}."""
+    """A written plan: {'units': [[run, ...], ...], 'estimated_s': [one per unit], 'unit_flops': [one per unit],
+    'estimated_from': the peak the estimates assume}."""
     return json.loads(Path(plan_file).read_text())
 
 

@@ -26,7 +26,8 @@ from configs.errors import ConfigError
 from configs.grid import sweep_axes_to_grid
 from configs.run import CONFIG_DIR, composition_error
 from harness.failures import run_failed
-from harness.plan import PlannedRun, PlannedUnit, build_plan, estimate_seconds, format_plan, plan_units
+from harness.plan import (EstimateBasis, PlannedRun, PlannedUnit, build_plan, estimate_seconds, format_plan,
+                          plan_units)
 from harness.plan_file import read_plan, sweep_progress, unit_of, write_plan
 from harness.progress import sweep_bar
 from harness.quarantine import check_results_folder
@@ -97,12 +98,12 @@ def plan_sweep(line: CommandLine) -> tuple[DictConfig, List[PlannedRun], int]:
     jobs = configured_jobs(cfg)
     with open_dict(cfg):
         cfg.pop("hydra")  # composed only to validate launcher choices; runs are built from the task config
-    return cfg, build_plan(cfg), jobs
+    return cfg, build_plan(cfg, check_data=cfg.sweep.check_data), jobs
 
 
-def print_plan(plan: List[PlannedRun], flops_per_s: float) -> None:
+def print_plan(plan: List[PlannedRun], basis: EstimateBasis) -> None:
     """Log the plan table with the time estimate, and warn when a chosen tracker will not see finished runs."""
-    log.info("sweep plan:\n%s", format_plan(plan, flops_per_s))
+    log.info("sweep plan:\n%s", format_plan(plan, basis))
     done = sum(p.done for p in plan)
     logger = plan[0].run.config.sweep.logger if plan else None
     if done and logger is not None and any(getattr(logger, f.name) is not None for f in dataclasses.fields(logger)):
@@ -123,14 +124,14 @@ def tidy_finished_runs(plan: List[PlannedRun]) -> None:
             tidy_finished_trunk(unit.unit.runs)
 
 
-def hydra_arguments(line: CommandLine, cfg: DictConfig, plan: List[PlannedRun], flops_per_s: float,
+def hydra_arguments(line: CommandLine, cfg: DictConfig, plan: List[PlannedRun], basis: EstimateBasis,
                     jobs: int = 1) -> List[str]:
     """The argv for Hydra's multirun over the pending units of the written plan, in launch order."""
     units = plan_units(plan)
     pending = launch_order(units, [i for i, u in enumerate(units) if u.pending], jobs)
-    estimates = [estimate_seconds(u.cost.flops, flops_per_s) for u in units]
+    estimates = [estimate_seconds(u.cost.flops, basis) for u in units]
     plan_file = write_plan(cfg.sweep.results_dir, [u.unit.runs for u in units], estimates,
-                           [u.cost.flops for u in units])
+                           [u.cost.flops for u in units], basis.peak_words)
     args = [*line.flags, "--multirun", *line.overrides, f"sweep.plan_file={plan_file}",
             f"sweep.unit={','.join(map(str, pending))}"]
     if line.axes:  # the jobs take their points from the plan, so the grid travels as the preset name only

@@ -18,7 +18,7 @@ from configs.errors import ConfigError
 from configs.run import register
 from harness import store
 from harness.failures import describe, report_outcome
-from harness.plan import measure_matmul_flops
+from harness.plan import estimate_basis
 from harness.sweep import (hydra_arguments, plan_sweep, print_plan, run_job, split_command_line,
                            tidy_finished_runs)
 
@@ -42,14 +42,14 @@ def main() -> int:
     except OSError as exc:  # e.g. sweep.quarantine=true on a folder it cannot write
         log.error("%s", describe(exc))
         return 1
-    flops_per_s = measure_matmul_flops()
-    print_plan(plan, flops_per_s)
+    basis = estimate_basis(cfg.sweep.estimate_peak_flops, cfg.sweep.estimate_mfu)
+    print_plan(plan, basis)
     if cfg.sweep.dry_run:
         return 0
     if any(not p.done for p in plan):  # with sweep.force no run counts as done
         try:
             tidy_finished_runs(plan)
-            sys.argv = [sys.argv[0], *hydra_arguments(line, cfg, plan, flops_per_s, jobs)]
+            sys.argv = [sys.argv[0], *hydra_arguments(line, cfg, plan, basis, jobs)]
         except OSError as exc:  # the plan cannot be written (read-only folder, full disk): no run can start
             log.error("%s", describe(exc))
             return 1

@@ -69,6 +69,7 @@ def test_hub_dataset_without_network_names_the_local_settings(tmp_path, monkeypa
     assert message.startswith("invalid config: data.hf.name='wikitext': the dataset could not be reached "
                               "(ConnectionError: Couldn't reach 'wikitext' on the Hub")
     assert "data.hf.data_files" in message and "data.text_files.globs" in message
+    assert message.endswith("a dry run prints its plan without the data with sweep.check_data=false")
 
 
 @pytest.mark.slow

@@ -19,7 +19,8 @@ def planned(run_id: str, gpt: dict) -> dict:
 def plan():
     """Unit 0 and 1 of shape A, unit 2 of shape B; planned at 5, 7 and 9 s."""
     units = [[planned("a0", SHAPE_A)], [planned("a1", SHAPE_A)], [planned("b0", SHAPE_B)]]
-    return {"units": units, "estimated_s": [5.0, 7.0, 9.0], "unit_flops": [1e9, 4e9, 6e9]}
+    return {"units": units, "estimated_s": [5.0, 7.0, 9.0], "unit_flops": [1e9, 4e9, 6e9],
+            "estimated_from": "the measured matmul peak"}
 
 
 def finish(write_fake_run, results_dir, run_id, gpt, flops, wall_s, **metadata):
@@ -43,7 +44,8 @@ def test_a_finished_run_sets_the_rate_of_its_shape_and_of_unmeasured_ones(plan, 
 
 def test_each_shape_is_timed_by_its_own_runs(tmp_path, write_fake_run):
     plan = {"units": [[planned("a0", SHAPE_A)], [planned("b0", SHAPE_B)], [planned("a1", SHAPE_A)],
-                      [planned("b1", SHAPE_B)]], "estimated_s": [1.0] * 4, "unit_flops": [0, 0, 3e9, 3e9]}
+                      [planned("b1", SHAPE_B)]], "estimated_s": [1.0] * 4, "unit_flops": [0, 0, 3e9, 3e9],
+            "estimated_from": "the measured matmul peak"}
     finish(write_fake_run, tmp_path, "a0", SHAPE_A, flops=1e9, wall_s=1.0)  # 1e9 FLOP/s
     finish(write_fake_run, tmp_path, "b0", SHAPE_B, flops=1e9, wall_s=4.0)  # 2.5e8 FLOP/s
     assert training_left(plan, str(tmp_path)).seconds == pytest.approx(3.0 + 12.0)
@@ -68,3 +70,8 @@ def test_the_sweep_line_says_how_it_estimated(plan, tmp_path, write_fake_run):
     assert sweep_progress(plan, str(tmp_path)) == (
         1, 3, "about 20s of training left (estimated from 1 finished runs' FLOP rates; "
               "1 of 2 pending units of a measured shape)")
+
+
+def test_before_any_run_finishes_a_stated_peak_is_named(plan, tmp_path):
+    plan["estimated_from"] = "a stated peak of 989.4 TFLOP/s"  # sweep.estimate_peak_flops=989.4e12
+    assert training_left(plan, str(tmp_path)).how == "from a stated peak of 989.4 TFLOP/s"

@@ -9,7 +9,7 @@ import torch
 from configs.errors import ConfigError
 from harness import claims, store
 from harness.data import prepare_data
-from harness.plan import format_plan, plan_units
+from harness.plan import EstimateBasis, format_plan, plan_units
 from harness.plan_file import run_from_json, run_to_json
 from harness.resolve import resolve
 from harness.trainer import Trainer
@@ -232,7 +232,7 @@ def test_the_plan_groups_the_budgets_into_one_trunk_and_prices_it(sweep_plan):
     assert [r.fork_step for r in unit.unit.runs] == list(FORKS)
     # trunk 51 steps + cooldowns 3 + 6 + 13, against 16 + 32 + 64 steps as separate runs
     assert unit.cost.flops / unit.cost.separate_flops == pytest.approx(73 / 112)
-    text = format_plan(plan, flops_per_s=1e11)  # what sweep.dry_run=true prints
+    text = format_plan(plan, EstimateBasis(1e11, 0.4, measured=True))  # what sweep.dry_run=true prints
     assert "trunk " + unit.unit.trunk_id[:8] + " L2 d32: 3 budgets, 3 to train; 51 trunk steps to train" in text
     assert "forks at steps [13, 26, 51]" in text and "(0.65x)" in text
     cosine = plan_units(sweep_sweep := sweep_plan("sweep=smoke", "model.d_model=32", "model.n_layer=2",

@@ -145,10 +145,11 @@ def test_sweep_force_counts_no_run_as_done(sweep_plan, write_fake_run, tmp_path)
 
 def test_a_tracker_chosen_over_finished_runs_warns_that_they_send_nothing(sweep_plan, write_fake_run, tmp_path,
                                                                           caplog):
+    from harness.plan import EstimateBasis
     from harness.sweep import print_plan
     _finish_first_run(sweep_plan, write_fake_run, tmp_path)
     with caplog.at_level("WARNING", logger="scalinglab"):
-        print_plan(sweep_plan("sweep=smoke", "logger=[tensorboard]")[1], flops_per_s=1e11)
+        print_plan(sweep_plan("sweep=smoke", "logger=[tensorboard]")[1], EstimateBasis(1e11, 0.4, measured=True))
     assert "1 of 6 runs are already finished and are not trained again, so they send nothing" in caplog.text
 
 

@@ -38,7 +38,8 @@ def load_hf_split(config: HFDataConfig):
         raise ConfigError("data.hf.name", config.name, f"the dataset could not be reached ({type(exc).__name__}: "
                           f"{str(exc).splitlines()[0] if str(exc) else 'no network'}); without a network, point "
                           "data.hf.data_files at local copies (with data.hf.name=json, parquet or text), or use "
-                          "data.corpus=text_files with data.text_files.globs=[...]") from exc
+                          "data.corpus=text_files with data.text_files.globs=[...]; a dry run prints its plan without the "
+                          "data with sweep.check_data=false") from exc
     if config.text_column not in dataset.column_names:
         raise ConfigError("data.hf.text_column", config.text_column,
                           f"dataset {config.name!r} split {config.split!r} has columns "
