@@ -9,6 +9,11 @@ from typing import List, Optional
 from configs.errors import ConfigError
 from configs.logger import LoggerConfig
 
+# Packed runs (harness/packing.py, docs/speed.md "Packed runs"): the largest pack, and the step cost below which
+# packing gains, both from scripts/bench_pack.py on a 2-core CPU (2026-12-02).
+PACK_MAX = 8
+PACK_BELOW_FLOPS_PER_STEP = 2e9
+
 
 @dataclass
 class GridConfig:
@@ -53,6 +58,15 @@ class SweepConfig:
     """Run the analysis stage on the results folder after the sweep."""
     logger: LoggerConfig = field(default_factory=LoggerConfig)
     """Experiment trackers each run also writes to, chosen with the Hydra group: `logger=[tensorboard,mlflow]`."""
+    pack: bool = True
+    """Train runs that differ only in seed, peak learning rate or AdamW beta2 (seed replicates, learning-rate
+    points) and share a small shape as one batched model, each still its own run: its own result, checkpoint
+    and claim (harness/packing.py; docs/sweeps.md, "Packed runs"). false trains every run alone."""
+    pack_max: int = PACK_MAX
+    """The most runs in one pack; more compatible runs make several packs of even size."""
+    pack_below_flops_per_step: float = PACK_BELOW_FLOPS_PER_STEP
+    """Runs pack only when one optimizer step of one run costs fewer exact training FLOPs than this (larger
+    shapes keep the CPU busy alone, so packing gains nothing there; docs/speed.md)."""
     plan_file: Optional[str] = None
     """Set by scripts/sweep.py for its jobs: the validated plan this job reads its unit from."""
     unit: Optional[int] = None
@@ -62,6 +76,11 @@ class SweepConfig:
     def __post_init__(self) -> None:
         if self.seeds is not None and not self.seeds:
             raise ConfigError("sweep.seeds", self.seeds, "must list at least one seed, or be null for train.seed")
+        if self.pack_max < 1:
+            raise ConfigError("sweep.pack_max", self.pack_max, "must be >= 1 (1 packs nothing)")
+        if not (math.isfinite(self.pack_below_flops_per_step) and self.pack_below_flops_per_step > 0):
+            raise ConfigError("sweep.pack_below_flops_per_step", self.pack_below_flops_per_step,
+                              "must be finite and > 0")
         names = [g.name for g in self.grids]
         if len(set(names)) != len(names):
             raise ConfigError("sweep.grids", names, "grid names must be unique")
