@@ -9,10 +9,12 @@ from typing import List, Optional
 from configs.errors import ConfigError
 from configs.logger import LoggerConfig
 
-# Packed runs (harness/packing.py, docs/speed.md "Packed runs"): the largest pack, and the step cost below which
-# packing gains, both from scripts/bench_pack.py on a 2-core CPU (2026-12-02).
+# Packed runs (harness/packing.py; docs/speed.md, "Packed runs"), from scripts/bench_pack.py on a 2-core CPU
+# (2026-12-02): packs of 2 to 8 gained 1.0-1.3x on every shape measured, packs of 16 lost on 2 of 4 shapes; the
+# measured shapes (1 x 16 to 2 x 32 of the default sweep) cost 4.9e8 to 1.3e9 exact training FLOPs per step, the
+# next one (4 x 32, 1.8e9) was not measured, so the threshold stops between them.
 PACK_MAX = 8
-PACK_BELOW_FLOPS_PER_STEP = 2e9
+PACK_BELOW_FLOPS_PER_STEP = 1.5e9
 
 
 @dataclass
