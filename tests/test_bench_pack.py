@@ -1,7 +1,5 @@
 """The packed-runs benchmark's schedule interleaves its contenders, and its table divides round by round."""
 
-import pytest
-
 from harness.bench.pack import make_schedule, ratio_table, with_seed
 from harness.resolve import resolve
 
