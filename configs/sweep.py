@@ -13,6 +13,12 @@ from configs.logger import LoggerConfig
 # loop runs the default sweep's large shapes at 53-68% of the CPU's matmul peak (docs/speed.md); 0.4 is
 # conservative there, and is the utilisation the GPU preset is sized at (configs/sweep/kaplan_fig1_gpu.yaml).
 ASSUMED_MFU = 0.4
+# Packed runs (harness/packing.py; docs/speed.md, "Packed runs"), from scripts/bench_pack.py on a 2-core CPU
+# (2026-12-02): packs of 2 to 8 gained 1.0-1.3x on every shape measured, packs of 16 lost on 2 of 4 shapes; the
+# measured shapes (1 x 16 to 2 x 32 of the default sweep) cost 4.9e8 to 1.3e9 exact training FLOPs per step, the
+# next one (4 x 32, 1.8e9) was not measured, so the threshold stops between them.
+PACK_MAX = 8
+PACK_BELOW_FLOPS_PER_STEP = 1.5e9
 
 
 @dataclass
@@ -69,6 +75,15 @@ class SweepConfig:
     """Run the analysis stage on the results folder after the sweep."""
     logger: LoggerConfig = field(default_factory=LoggerConfig)
     """Experiment trackers each run also writes to, chosen with the Hydra group: `logger=[tensorboard,mlflow]`."""
+    pack: bool = True
+    """Train runs that differ only in seed, peak learning rate or AdamW beta2 (seed replicates, learning-rate
+    points) and share a small shape as one batched model, each still its own run: its own result, checkpoint
+    and claim (harness/packing.py; docs/sweeps.md, "Packed runs"). false trains every run alone."""
+    pack_max: int = PACK_MAX
+    """The most runs in one pack; more compatible runs make several packs of even size."""
+    pack_below_flops_per_step: float = PACK_BELOW_FLOPS_PER_STEP
+    """Runs pack only when one optimizer step of one run costs fewer exact training FLOPs than this (larger
+    shapes keep the CPU busy alone, so packing gains nothing there; docs/speed.md)."""
     plan_file: Optional[str] = None
     """Set by scripts/sweep.py for its jobs: the validated plan this job reads its unit from."""
     unit: Optional[int] = None
@@ -87,6 +102,11 @@ class SweepConfig:
                               "to measure this machine's peak")
         if not (math.isfinite(self.estimate_mfu) and 0 < self.estimate_mfu <= 1):
             raise ConfigError("sweep.estimate_mfu", self.estimate_mfu, "must be in (0, 1]")
+        if self.pack_max < 1:
+            raise ConfigError("sweep.pack_max", self.pack_max, "must be >= 1 (1 packs nothing)")
+        if not (math.isfinite(self.pack_below_flops_per_step) and self.pack_below_flops_per_step > 0):
+            raise ConfigError("sweep.pack_below_flops_per_step", self.pack_below_flops_per_step,
+                              "must be finite and > 0")
         names = [g.name for g in self.grids]
         if len(set(names)) != len(names):
             raise ConfigError("sweep.grids", names, "grid names must be unique")

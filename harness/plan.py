@@ -21,7 +21,8 @@ from harness.data import PreparedData, TrainWindows, prepare_once, test_windows
 from harness.device import matmul_flops_per_s
 from harness.progress import format_duration
 from harness.resolve import ResolvedRun, resolve
-from harness.trunks import Unit, UnitCost, group_units, kept_steps, unit_cost
+from harness.packing import form_packs
+from harness.trunks import Unit, UnitCost, group_units, kept_steps, trunk_checkpoint_path, unit_cost
 from models.flops import TRAIN_FLOPS_PER_TOKEN
 
 PEAK_PROBE_SIZE = 512  # square matmul used to measure the machine's fp32 peak for the estimate
@@ -176,7 +177,36 @@ def plan_units(plan: List[PlannedRun]) -> List[PlannedUnit]:
         kept = kept_steps(unit.runs[0].config.sweep.results_dir, unit.trunk_id) if unit.is_trunk else []
         kept = [] if unit.runs[0].config.sweep.force else kept  # sweep.force drops a trunk's kept states
         units.append(PlannedUnit(unit, members, unit_cost(unit, [not p.done for p in members], kept)))
-    return units
+    sweep = plan[0].run.config.sweep if plan else None
+    return pack_units(units, sweep.pack_max, sweep.pack_below_flops_per_step) if sweep and sweep.pack else units
+
+
+def may_pack(planned: PlannedUnit) -> bool:
+    """A pending unit of one run, a cosine run or a wsd trunk of one budget with no saved trunk state (a kept
+    state would let its trunk start part-way; a pack trains its runs whole, from step 0 or their checkpoints)."""
+    unit = planned.unit
+    if len(unit.runs) != 1 or not planned.pending:
+        return False
+    if not unit.is_trunk:
+        return True
+    results_dir = unit.runs[0].config.sweep.results_dir
+    return not kept_steps(results_dir, unit.trunk_id) and not trunk_checkpoint_path(results_dir, unit.trunk_id).exists()
+
+
+def pack_units(units: List[PlannedUnit], pack_max: int, below_flops_per_step: float) -> List[PlannedUnit]:
+    """The units with pending single runs that can share a pack (harness.packing.form_packs) merged into packs,
+    each where its first run was."""
+    candidates = [k for k, u in enumerate(units) if may_pack(u)]
+    groups = form_packs([units[k].unit.runs[0] for k in candidates], pack_max, below_flops_per_step)
+    merged, absorbed = {}, set()
+    for group in (g for g in groups if len(g) > 1):
+        ks = [candidates[i] for i in group]
+        flops = sum(units[k].cost.flops for k in ks)
+        merged[ks[0]] = PlannedUnit(Unit(tuple(units[k].unit.runs[0] for k in ks)),
+                                    [units[k].members[0] for k in ks],
+                                    UnitCost(flops, sum(units[k].cost.separate_flops for k in ks), 0, 0))
+        absorbed |= set(ks[1:])
+    return [merged.get(k, u) for k, u in enumerate(units) if k not in absorbed]
 
 
 def measure_matmul_flops() -> float:
@@ -197,10 +227,13 @@ def format_plan(plan: List[PlannedRun], basis: EstimateBasis) -> str:
                      f"{r.tokens:>9.2e} {6 * r.params.non_embedding * r.tokens:>9.2e} {sched:<12}  "
                      f"{'done' if p.done else 'pending'}")
     lines += [format_trunk(u) for u in units if u.unit.is_trunk]
+    index = {p.run.run_id: i for i, p in enumerate(plan)}
+    lines += [format_pack(u, index) for u in units if u.unit.is_pack]
     flops = sum(u.cost.flops for u in units if u.pending)
     separate = sum(u.cost.separate_flops for u in units if u.pending)
     pending = sum(not p.done for p in plan)
-    lines.append(f"{len(plan)} runs, {pending} to train, in {len(units)} units: {flops:.3g} exact training FLOPs "
+    packs = sum(u.unit.is_pack for u in units)
+    lines.append(f"{len(plan)} runs, {pending} to train, in {len(units)} units ({packs} packs): {flops:.3g} exact training FLOPs "
                  f"({flops / separate if separate else 1:.2f}x of {separate:.3g} as separate runs), estimated "
                  f"{format_duration(estimate_seconds(flops, basis))} ({basis.describe()})")
     return "\n".join(lines)
@@ -220,3 +253,13 @@ def format_trunk(planned: PlannedUnit) -> str:
     return (f"trunk {unit.trunk_id[:8]} L{r.gpt.n_layer} d{r.gpt.d_model}: {len(unit.runs)} budgets, {todo} to train; "
             f"{trunk}; forks at steps {[m.fork_step for m in unit.runs]}; {cost.flops:.3g} FLOPs against "
             f"{cost.separate_flops:.3g} as separate runs ({ratio:.2f}x)")
+
+
+def format_pack(planned: PlannedUnit, index: dict) -> str:
+    """'pack of 3 runs L1 d16 (#0 #4 #8): seeds [0, 1, 2], peak lr [...], trained as one batched model'."""
+    runs = planned.unit.runs
+    r = runs[0]
+    numbers = " ".join(f"#{index[run.run_id]}" for run in runs)
+    return (f"pack of {len(runs)} runs L{r.gpt.n_layer} d{r.gpt.d_model} ({numbers}): seeds "
+            f"{[run.config.train.seed for run in runs]}, peak lr {[float(f'{run.peak_lr:.3g}') for run in runs]}, "
+            "trained as one batched model")

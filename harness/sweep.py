@@ -33,6 +33,7 @@ from harness.progress import sweep_bar
 from harness.quarantine import check_results_folder
 from harness.runner import RunResult, tidy_finished
 from harness.trunk_runner import tidy_finished_trunk
+from harness.trunks import is_pack
 from harness.units import execute_unit
 
 log = logging.getLogger("scalinglab")
@@ -184,6 +185,8 @@ def run_job(cfg: DictConfig) -> List[RunResult]:
     runs = unit_of(plan, cfg.sweep.unit)
     first = runs[0]
     what = f"trunk {first.trunk_id[:8]} with {len(runs)} budgets" if first.trunk_id else f"run {first.run_id[:8]}"
+    if is_pack(runs):
+        what = f"pack of {len(runs)} runs {', '.join(r.run_id[:8] for r in runs)}"
     jobs = parallel_jobs()
     done, total, left = sweep_progress(plan, first.config.sweep.results_dir, jobs)
     log.info("[sweep: %d/%d runs done, %s] unit %d: %s (%s)", done, total, left, cfg.sweep.unit, what, first.grid)

@@ -14,7 +14,7 @@ import torch
 
 from configs.errors import ConfigError
 from harness import claims, store
-from harness.checkpoint import CHECKPOINTS_SUBDIR, checkpoint_path, load_checkpoint
+from harness.checkpoint import checkpoint_path, load_checkpoint
 from harness.data import PreparedData, prepare_data
 from harness.device import pick_device
 from harness.failures import run_failed
@@ -23,15 +23,10 @@ from harness.resolve import ResolvedRun
 from harness.runner import (RunResult, remove_leftovers_of_killed_writers, set_threads, shape_label,
                             stale_claim_s, tidy_finished, tidy_leftovers, train_and_record, train_checked)
 from harness.trainer import Segment, Trainer
-from harness.trunks import (TRUNK_CLAIM_PREFIX, kept_steps, missing_forks, state_path, trunk_dir,
-                            trunk_segment_steps, trunk_stretches)
+from harness.trunks import (TRUNK_CLAIM_PREFIX, kept_steps, missing_forks, state_path,  # noqa: F401 (re-exported)
+                            trunk_checkpoint_path, trunk_dir, trunk_segment_steps, trunk_stretches)
 
 log = logging.getLogger("scalinglab")
-
-
-def trunk_checkpoint_path(results_dir: str | Path, trunk_id: str) -> Path:
-    """The resumable state of a trunk between two of its forks (deleted once the forks it trained to are kept)."""
-    return Path(results_dir) / CHECKPOINTS_SUBDIR / f"{TRUNK_CLAIM_PREFIX}{trunk_id}.pt"
 
 
 def trunk_claim_path(results_dir: str | Path, trunk_id: str) -> Path:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import List, Optional, Sequence
 
 from configs.errors import ConfigError
+from harness.checkpoint import CHECKPOINTS_SUBDIR
 from harness.resolve import ResolvedRun
 from harness.trainer import Segment, whole_run_steps
 from models.flops import TRAIN_FLOPS_PER_TOKEN
@@ -33,20 +34,30 @@ STATE_PATTERN = re.compile(r"^step_(\d{9})\.pt$")
 SHARED_VALUES = ("batch_size", "peak_lr", "warmup_steps")
 
 
+def is_pack(runs: Sequence[ResolvedRun]) -> bool:
+    """Whether a unit's runs are a pack (harness/packing.py): several runs that are not the budgets of one trunk."""
+    return len(runs) > 1 and not (runs[0].trunk_id and all(r.trunk_id == runs[0].trunk_id for r in runs))
+
+
 @dataclass(frozen=True)
 class Unit:
-    """What one launched job trains: a single run, or a trunk with its branches (the runs that share it)."""
+    """What one launched job trains: a single run, a trunk with its branches (the runs that share it), or a pack
+    of runs of one shape trained as one batched model (harness/packing.py)."""
 
     runs: tuple
-    """The ResolvedRuns of the unit, by budget (smallest first)."""
+    """The ResolvedRuns of the unit: a trunk's by budget (smallest first), a pack's in plan order."""
 
     @property
     def trunk_id(self) -> str:
-        return self.runs[0].trunk_id
+        return "" if self.is_pack else self.runs[0].trunk_id
 
     @property
     def is_trunk(self) -> bool:
         return bool(self.trunk_id)
+
+    @property
+    def is_pack(self) -> bool:
+        return is_pack(self.runs)
 
 
 def group_units(runs: Sequence[ResolvedRun]) -> List[Unit]:
@@ -75,6 +86,11 @@ def check_trunk(members: Sequence[ResolvedRun]) -> None:
 def trunk_dir(results_dir: str | Path, trunk_id: str) -> Path:
     """Where the kept states of a trunk live."""
     return Path(results_dir) / TRUNKS_SUBDIR / trunk_id
+
+
+def trunk_checkpoint_path(results_dir: str | Path, trunk_id: str) -> Path:
+    """The resumable state of a trunk between two of its forks (deleted once the forks it trained to are kept)."""
+    return Path(results_dir) / CHECKPOINTS_SUBDIR / f"{TRUNK_CLAIM_PREFIX}{trunk_id}.pt"
 
 
 def state_path(results_dir: str | Path, trunk_id: str, step: int) -> Path:
