@@ -29,8 +29,8 @@ def why_not_packable(run: ResolvedRun) -> Optional[str]:
         return f"train.compile={t.compile}: packs train eagerly"
     if run.gpt.dropout:
         return f"dropout {run.gpt.dropout}: packed models draw no dropout masks"
-    # Runs that accumulate gradients over micro-batches belong here too, once the trainer has them: a pack
-    # steps every member on one whole batch.
+    if t.micro_batch_size:
+        return f"train.micro_batch_size={t.micro_batch_size}: a pack steps every member on one whole batch"
     return None
 
 

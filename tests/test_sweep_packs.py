@@ -65,6 +65,9 @@ def test_other_families_and_compiled_runs_are_not_packed(sweep_plan):
     _, plan, _ = sweep_plan("sweep=smoke", SEEDS, "train.compile=default")
     assert "train.compile=default" in why_not_packable(plan[0].run)
     assert all(len(u.unit.runs) == 1 for u in plan_units(plan))
+    _, plan, _ = sweep_plan("sweep=smoke", SEEDS, "train.micro_batch_size=4")
+    assert "train.micro_batch_size=4" in why_not_packable(plan[0].run)
+    assert all(len(u.unit.runs) == 1 for u in plan_units(plan))
 
 
 def test_finished_runs_are_left_out_of_packs(sweep_plan, write_fake_run, tmp_path):
