@@ -67,6 +67,13 @@ class LRCalibration:
         return out
 
 
+    def differences(self, settings: dict) -> list[str]:
+        """The recorded scan settings (corpus, vocab_size, batch_size, n_ctx, tokens, schedule) that `settings`
+        differ from: the rule was not fitted for those."""
+        return [f"{name}={settings[name]} (fitted at {self.fitted_for[name]})" for name in settings
+                if name in self.fitted_for and settings[name] != self.fitted_for[name]]
+
+
 def _invalid(path: Path, why: str) -> ConfigError:
     return ConfigError("train.lr_rule", "calibrated", f"{path}: {why}; re-run `python scripts/sweep.py "
                                                         "sweep=lr_sweep` to write it")

@@ -73,6 +73,9 @@ class SweepConfig:
     train their runs again; without it such a file stops the sweep at planning, naming it."""
     analyze: bool = True
     """Run the analysis stage on the results folder after the sweep."""
+    install_calibration: bool = False
+    """After the analysis, copy the learning-rate rule it fitted (analysis/lr_calibration.yaml) to
+    configs/lr_calibration.yaml, which train.lr_rule=calibrated reads. Set by the lr_sweep preset."""
     logger: LoggerConfig = field(default_factory=LoggerConfig)
     """Experiment trackers each run also writes to, chosen with the Hydra group: `logger=[tensorboard,mlflow]`."""
     pack: bool = True

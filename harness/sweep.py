@@ -25,6 +25,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from configs.errors import ConfigError
 from configs.grid import sweep_axes_to_grid
 from configs.run import CONFIG_DIR, composition_error
+from harness.calibration import calibration_notes
 from harness.failures import run_failed
 from harness.plan import (EstimateBasis, PlannedRun, PlannedUnit, build_plan, estimate_seconds, format_plan,
                           plan_units)
@@ -105,6 +106,8 @@ def plan_sweep(line: CommandLine) -> tuple[DictConfig, List[PlannedRun], int]:
 def print_plan(plan: List[PlannedRun], basis: EstimateBasis) -> None:
     """Log the plan table with the time estimate, and warn when a chosen tracker will not see finished runs."""
     log.info("sweep plan:\n%s", format_plan(plan, basis))
+    for note in calibration_notes([p.run for p in plan]):
+        log.warning("%s", note)
     done = sum(p.done for p in plan)
     logger = plan[0].run.config.sweep.logger if plan else None
     if done and logger is not None and any(getattr(logger, f.name) is not None for f in dataclasses.fields(logger)):

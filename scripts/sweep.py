@@ -19,6 +19,7 @@ from configs.run import register
 from harness import store
 from harness.failures import describe, report_outcome
 from harness.plan import estimate_basis
+from harness.calibration import install_calibration
 from harness.sweep import (hydra_arguments, plan_sweep, print_plan, run_job, split_command_line,
                            tidy_finished_runs)
 
@@ -61,7 +62,10 @@ def main() -> int:
         return 1
     analyze = Path(__file__).with_name("analyze.py")
     if cfg.sweep.analyze and analyze.exists():
-        return subprocess.call([sys.executable, str(analyze), str(results)])
+        code = subprocess.call([sys.executable, str(analyze), str(results)])
+        if code == 0 and cfg.sweep.install_calibration:
+            return install_calibration(results)
+        return code
     return 0
 
 
