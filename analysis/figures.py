@@ -10,7 +10,10 @@ from analysis.plots_scaling import plot_figure1, plot_isoflop, plot_optimal_size
 
 
 def _figure1(analysis: Analysis, out_dir: Path):
-    frontier = analysis.frontiers.get(analysis.options.compute)
+    # Fully decayed final points (wsd branches, cosine runs at several D) bound the curves from below where
+    # they exist; mid-run points of cosine curves (the envelope) otherwise, as Kaplan 2020 draw it.
+    final = analysis.final_frontiers.get(analysis.options.compute)
+    frontier = final if final is not None and final.ok else analysis.frontiers.get(analysis.options.compute)
     l_of_n, l_of_d = analysis.fits["L(N)"], analysis.fits["L(D)"]
     if frontier is None and "x" not in l_of_n.extra and "x" not in l_of_d.extra:
         return None, "no learning curves, d_grid or n_grid runs"
@@ -61,7 +64,8 @@ def _positions(analysis: Analysis, out_dir: Path):
 
 
 FIGURES = (
-    ("figure1_scaling", _figure1, "Loss vs compute (learning curves coloured by N, frontier fit), "
+    ("figure1_scaling", _figure1, "Loss vs compute (learning curves coloured by N; dots: fully decayed final "
+                                  "points; dashed: the frontier fit, from final points where there are), "
                                   "vs dataset size (L(D)), vs non-embedding parameters (L(N)); Kaplan 2020 Fig. 1"),
     ("isoflop", _isoflop, "IsoFLOP profiles with parabola fits and minima (x: minimum at the grid edge), "
                           "and N_opt against C; Hoffmann 2022 Fig. 3"),

@@ -25,6 +25,10 @@ def _panel_compute(ax, fig, curves: pd.DataFrame, frontier: FitResult | None) ->
     for _, curve in usable.groupby("run_id"):
         colour = plt.cm.viridis(norm(curve["params_non_embedding"].iloc[0]))
         ax.plot(curve[column], curve["test_loss"], color=colour, alpha=0.6, lw=0.8)
+    points = frontier.extra.get("points")
+    if points is not None and not points.empty:  # a final-point frontier: the fully decayed end of every budget
+        ax.scatter(points["C"], points["loss"], c=plt.cm.viridis(norm(points["N"])), s=14, edgecolors="black",
+                   linewidths=0.4, zorder=3)
     fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap="viridis"), ax=ax, label="non-embedding params N")
     label = f"L = (C_min/{frontier.params['C_c']:.2e})^-{frontier.params['alpha_C']:.4f}" if frontier.ok else ""
     fit_line(ax, frontier, usable[column].min(), usable[column].max(), label)

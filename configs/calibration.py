@@ -79,9 +79,14 @@ def _invalid(path: Path, why: str) -> ConfigError:
                                                         "sweep=lr_sweep` to write it")
 
 
+def load_lr_calibration(path: str | Path | None = None) -> LRCalibration:
+    """The calibration file (CALIBRATION_FILE unless `path`), validated; ConfigError naming the file when it is
+    missing or malformed. Read once per process and path."""
+    return _load(str(path or CALIBRATION_FILE))
+
+
 @lru_cache(maxsize=8)
-def load_lr_calibration(path: str = str(CALIBRATION_FILE)) -> LRCalibration:
-    """The calibration file, validated; ConfigError naming the file when it is missing or malformed."""
+def _load(path: str) -> LRCalibration:
     file = Path(path)
     if not file.is_file():
         raise _invalid(file, "no such file")

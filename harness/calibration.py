@@ -7,7 +7,8 @@ import shutil
 from pathlib import Path
 from typing import List
 
-from configs.calibration import CALIBRATION_FILE, load_lr_calibration
+from configs import calibration
+from configs.calibration import load_lr_calibration
 from harness.resolve import ResolvedRun
 
 log = logging.getLogger("scalinglab")
@@ -48,8 +49,8 @@ def install_calibration(results_dir: Path) -> int:
         log.error("sweep.install_calibration=true but the analysis wrote no %s (no rule could be fitted: see "
                   "its report)", fitted)
         return 1
-    shutil.copyfile(fitted, CALIBRATION_FILE)
-    load_lr_calibration.cache_clear()
+    shutil.copyfile(fitted, calibration.CALIBRATION_FILE)
+    calibration._load.cache_clear()
     log.info("installed %s as %s: train.lr_rule=calibrated now uses this rule (runs that use it get new ids)",
-             fitted, CALIBRATION_FILE)
+             fitted, calibration.CALIBRATION_FILE)
     return 0
