@@ -1,7 +1,7 @@
 """Each shape's best peak learning rate, from a scan of rates at one budget (the `lr_sweep` preset).
 
 The final loss of a run is, near its minimum, a parabola in log(rate) (the usual U-curve of a learning-rate
-scan; e.g. Wortsman et al. 2023 Fig. 1, Porian et al. 2024 sec. 4). Like the compute-optimal size
+scan; e.g. Wortsman et al. 2023 Fig. 1, Porian et al. 2024). Like the compute-optimal size
 (analysis/optimum.py, whose local parabola this reuses), the vertex is taken from the rates nearest the lowest
 point only, so that the curve's asymmetry far from the optimum (a slow rise to the left, a steep one or a
 divergence to the right) does not move it.

@@ -31,7 +31,10 @@ def _panel_compute(ax, fig, curves: pd.DataFrame, frontier: FitResult | None) ->
                    linewidths=0.4, zorder=3)
     fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap="viridis"), ax=ax, label="non-embedding params N")
     label = f"L = (C_min/{frontier.params['C_c']:.2e})^-{frontier.params['alpha_C']:.4f}" if frontier.ok else ""
-    fit_line(ax, frontier, usable[column].min(), usable[column].max(), label)
+    # the fit holds over the compute it was fitted on: the final points' where there are, else the curves'
+    low, high = ((points["C"].min(), points["C"].max()) if points is not None and not points.empty
+                 else (usable[column].min(), usable[column].max()))
+    fit_line(ax, frontier, low, high, label)
     loglog(ax, f"compute ({column}, FLOPs)")
 
 

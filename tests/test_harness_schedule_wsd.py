@@ -6,8 +6,8 @@ import pytest
 from hydra import compose, initialize_config_dir
 
 import configs.run
+from configs.run import to_run_config
 from configs.errors import ConfigError
-from harness.plan import build_plan
 from harness.resolve import resolve
 from configs.train import COOLDOWN_SHAPES
 from harness.schedule import COOLDOWN_FRACTION_LEFT, WSDSchedule
@@ -42,12 +42,22 @@ def test_before_its_cooldown_a_budget_has_the_rate_of_every_longer_budget():
     assert [short.lr(s) for s in range(40)] == [long.lr(s) for s in range(40)]
 
 
+# The first and last runs of the cosine default preset (kaplan_fig1 before it moved to wsd trunks), by their
+# overrides; their ids from before train.schedule existed.
+OLD_DEFAULT_FIRST = ["model.d_model=16", "model.n_layer=1", "train.tokens=1000000"]
+OLD_DEFAULT_LAST = ["model.d_model=96", "model.n_layer=4", "train.tokens=2000000"]
+OLD_DEFAULT_BASE = ["model.d_head=16", "model.n_ctx=128", "train.batch_size=16", "train.schedule=cosine",
+                    "train.lr_rule=kaplan"]
+
+
 def test_a_cosine_run_keeps_the_id_it_had_before_wsd_existed():
-    # The first and last runs of the default preset, kaplan_fig1; their ids from before train.schedule existed.
     configs.run.register()
-    with initialize_config_dir(config_dir=str(configs.run.CONFIG_DIR), version_base="1.3"):
-        plan = build_plan(compose("sweep_app"), check_data=False)
-    assert (plan[0].run.run_id, plan[-1].run.run_id) == ("41dc17094c9d3951", "74a1ffb9c215be66")
+    ids = []
+    for point in (OLD_DEFAULT_FIRST, OLD_DEFAULT_LAST):
+        with initialize_config_dir(config_dir=str(configs.run.CONFIG_DIR), version_base="1.3"):
+            cfg = to_run_config(compose("run", overrides=[*OLD_DEFAULT_BASE, *point]))
+        ids.append(resolve(cfg, "n_grid").run_id)
+    assert ids == ["41dc17094c9d3951", "74a1ffb9c215be66"]
 
 
 @pytest.mark.parametrize("override", ["train.cooldown_frac=0.3", "train.cooldown_shape=linear",

@@ -62,7 +62,7 @@ def test_sweep_script_rejects_an_invalid_point_before_any_run(run_script, tmp_pa
 
 
 @pytest.mark.parametrize("group, choices", [
-    ("sweep", ("arch_shape", "isoflop", "kaplan_fig1", "single", "smoke")),
+    ("sweep", ("arch_shape", "isoflop", "kaplan_fig1", "lr_sweep", "single", "smoke")),
     ("hydra/launcher", ("basic", "local_parallel", "submitit_local", "slurm")),
 ])
 def test_sweep_script_lists_the_choices_for_an_unknown_one(run_script, tmp_path, group, choices):
