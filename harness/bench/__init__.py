@@ -8,6 +8,8 @@
     profile.py     where a step's time goes: matmuls, attention, optimizer, the rest (CPU)
     sweep_time.py  where a finished sweep's wall time went
     ceiling.py     a whole preset: plain loop vs trainer vs the compute floor at the measured peak
+    time_to_law.py the plain way's time for a preset's results against a sweep's, and the ratio's factors
+                   (plain_run.py: one plain run in its own process; time_to_law_run.py: scripts/bench_time_to_law.py)
     variants.py    candidate trainer changes, each timed against the trainer as it is
     divergence_margins.py  how far healthy runs of a preset stay from the divergence rules (run as a module)
     noise.py       test-loss noise of one run against the paired difference of two (scripts/noise.py)
