@@ -1,7 +1,7 @@
 """Many small minimisations at once: a damped Newton (Levenberg–Marquardt) step for every problem of a batch
 per numpy call, so that a multi-start fit's starts and a bootstrap's refits cost about as much as one fit.
 
-Each problem has a few parameters (3 to 5) and a few hundred points at most. `minimize_batch` takes an
+Each problem has a few parameters (3 to 5) and from a few to a few thousand points. `minimize_batch` takes an
 `evaluate` that returns the objective, its gradient and its Hessian for any subset of the problems; the
 least-squares models give the Gauss–Newton Hessian JᵀWJ (`least_squares_terms`), the Huber fit its exact
 Hessian. Box bounds are kept by projection: a parameter at a bound whose gradient points outwards is held
@@ -17,9 +17,12 @@ import numpy as np
 INITIAL_DAMPING = 1e-3  # λ of the first step, relative to diag(H) (Marquardt scaling)
 DAMPING_DOWN, DAMPING_UP = 1 / 3, 8.0  # λ after an accepted and after a rejected step
 MAX_DAMPING = 1e14  # no step of any length lowers f: the point is a minimum to machine precision
-RELATIVE_FTOL = 1e-10  # a step that lowers f by less than this fraction of f ends the problem (L-BFGS-B's factr·eps
-# of the old fits); only a step with damping at most NEAR_NEWTON_DAMPING counts, so that a step cut short
-# by a large λ far from the minimum does not
+# A step that lowers f by less than this fraction of f ends the problem. Newton steps converge quadratically,
+# so this costs a few steps more than the old fits' 1e-10 (L-BFGS-B) and 1e-8 (least_squares) and leaves the
+# parameters of the smoke and default-sweep-shaped fits within 1e-8 of fits run to 1e-15
+# (tests/test_analysis_fast_fits.py). Only a step with damping at most NEAR_NEWTON_DAMPING counts, so that a
+# step cut short by a large λ far from the minimum does not.
+RELATIVE_FTOL = 1e-12
 NEAR_NEWTON_DAMPING = 1.0
 MAX_ITERATIONS = 1000  # Newton steps per problem; a problem still improving after them is not converged
 DIAG_FLOOR = 1e-12  # diag(H) entries below this fraction of the largest are raised to it (flat directions)
@@ -83,7 +86,7 @@ def minimize_batch(evaluate: Evaluate, x0: np.ndarray, lower=-np.inf, upper=np.i
     lower, upper = np.broadcast_to(lower, x.shape).astype(float), np.broadcast_to(upper, x.shape).astype(float)
     x = np.clip(x, lower, upper)
     everyone = np.arange(len(x))
-    f, g, hess = evaluate(x, everyone, True)
+    f, g, hess = (np.array(a, float) for a in evaluate(x, everyone, True))  # copies: updated row by row below
     damping = np.full(len(x), INITIAL_DAMPING)
     converged, n_iter = np.zeros(len(x), bool), np.zeros(len(x), int)
     active = np.isfinite(f) & np.isfinite(g).all(axis=1)

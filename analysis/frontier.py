@@ -155,10 +155,11 @@ def interpolated_optima(log_compute: np.ndarray, sizes: np.ndarray, log_loss: np
     """N_opt and L_opt at each compute value: runs' log losses (rows, inf where a run has none) reduced to
     the lowest per model size, then a local parabola in log N around the lowest size (analysis.optimum).
     Columns compute, N_opt, L_opt, bracketed, message."""
-    return pd.DataFrame(_optima(log_compute, sizes, log_loss))
+    return pd.DataFrame(optima_arrays(log_compute, sizes, log_loss))
 
 
-def _optima(log_compute: np.ndarray, sizes: np.ndarray, log_loss: np.ndarray) -> dict[str, np.ndarray]:
+def optima_arrays(log_compute: np.ndarray, sizes: np.ndarray, log_loss: np.ndarray) -> dict[str, np.ndarray]:
+    """interpolated_optima as a dict of arrays (no DataFrame: this runs in every refit)."""
     distinct, inverse = np.unique(sizes, return_inverse=True)
     per_size = np.full((len(distinct), log_loss.shape[1]), np.inf)
     np.minimum.at(per_size, inverse.ravel(), log_loss)
@@ -167,7 +168,7 @@ def _optima(log_compute: np.ndarray, sizes: np.ndarray, log_loss: np.ndarray) ->
             "bracketed": optima["bracketed"], "message": optima["message"]}
 
 
-def _optimal_size_line(compute: np.ndarray, n_opt: np.ndarray, bracketed: np.ndarray):
+def optimal_size_line(compute: np.ndarray, n_opt: np.ndarray, bracketed: np.ndarray):
     """(slope, offset, log C, log N_opt) of log N_opt on log C over the bracketed optima; None when fewer than
     MIN_DISTINCT_X are bracketed or their N_opt are all one."""
     good = np.asarray(bracketed, bool)
@@ -180,7 +181,7 @@ def _optimal_size_line(compute: np.ndarray, n_opt: np.ndarray, bracketed: np.nda
 
 def fit_optimal_size(optima: pd.DataFrame, result: FitResult) -> None:
     """Set result.params['a_Nopt']: log N_opt regressed on log C over the bracketed interpolated optima."""
-    line = _optimal_size_line(*(optima[c].to_numpy() for c in ("compute", "N_opt", "bracketed")))
+    line = optimal_size_line(*(optima[c].to_numpy() for c in ("compute", "N_opt", "bracketed")))
     if line is None:
         result.diagnostics.append(f"a_Nopt: {int(optima['bracketed'].sum())} compute values with a bracketed "
                                   f"interpolated optimum (need >= {MIN_DISTINCT_X}); not fitted")
@@ -231,9 +232,9 @@ def _fit_frontier(table: CurveTable, points: np.ndarray, n_points: int, method: 
     result = FitResult("L(C_min)", {**loss_fit.params, "a_Nopt": np.nan}, loss_fit.converged, loss_fit.message,
                        r2_log=loss_fit.r2_log, n_points=int(fitted.sum()), diagnostics=notes + loss_fit.diagnostics,
                        objective=loss_fit.objective, predict=loss_fit.predict)
-    optima = _optima(envelope["grid"], table.sizes[envelope["curves"]], envelope["matrix"])
+    optima = optima_arrays(envelope["grid"], table.sizes[envelope["curves"]], envelope["matrix"])
     if not frames:
-        line = _optimal_size_line(optima["compute"], optima["N_opt"], optima["bracketed"])
+        line = optimal_size_line(optima["compute"], optima["N_opt"], optima["bracketed"])
         result.params["a_Nopt"] = float(line[0]) if line else np.nan
         return result
     frame = _envelope_frame(table, envelope)

@@ -84,6 +84,12 @@ def _weighted_parabolas(x: np.ndarray, y: np.ndarray, w: np.ndarray, solvable: n
     return out
 
 
+def merged_budget_values(budget: np.ndarray, rtol: float = BUDGET_RTOL) -> np.ndarray:
+    """The distinct budgets after merge_budgets, sorted (NaN left out)."""
+    order = np.sort(budget[np.isfinite(budget)])
+    return order[np.r_[True, order[1:] > order[:-1] * (1 + rtol)]]
+
+
 def merge_budgets(budget: pd.Series, rtol: float = BUDGET_RTOL) -> pd.Series:
     """Each budget replaced by the smallest budget of its group, where a group is a run of sorted budgets
     each within `rtol` of the previous one (NaN stays NaN)."""
