@@ -1,9 +1,10 @@
 """Architecture independence (Kaplan 2020 sec. 3.1, Fig. 5): loss spread across shapes at fixed N."""
 from __future__ import annotations
 
+from statistics import NormalDist
+
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
 
 from analysis.bootstrap import CONFIDENCE
 from analysis.data import architecture_label
@@ -87,7 +88,7 @@ def architecture_verdict(spread: pd.DataFrame) -> str:
 
 
 # A shape's interval is its difference +- this many standard errors: the two-sided normal quantile of CONFIDENCE.
-Z_95 = float(norm.ppf(0.5 + CONFIDENCE / 2))
+Z_95 = NormalDist().inv_cdf(0.5 + CONFIDENCE / 2)
 
 
 def _shape_means(table: pd.DataFrame) -> pd.DataFrame:

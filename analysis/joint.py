@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 from typing import Callable
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import OptimizeResult
 
 from analysis.batchfit import BatchResult, least_squares_terms, minimize_batch
 from analysis.bootstrap import attach_batch_bootstrap
@@ -78,7 +78,7 @@ def fit_kaplan_nd_arrays(n, d, loss, starts=None) -> FitResult:
     starts = np.array(list(_grid_starts(ln_n, ln_d, ln_l))) if starts is None else np.atleast_2d(starts)
     batch = _minimise(ln_n[None], ln_d[None], ln_l[None], np.ones((1, len(loss))), starts,
                       np.zeros(len(starts), int))
-    fits = [(cost, OptimizeResult(x=x), start) for cost, x, start in zip(batch.fun, batch.x, starts)]
+    fits = [(cost, SimpleNamespace(x=x), start) for cost, x, start in zip(batch.fun, batch.x, starts)]
     _, diagnostics = multistart_best(fits, exponent_slice=slice(0, 2))
     best = int(np.argmin(batch.fun))  # the start multistart_best keeps: the first of the lowest cost
     theta = batch.x[best]

@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import OptimizeResult
 
 from analysis.batchfit import BatchResult, least_squares_terms, minimize_batch
 from analysis.bootstrap import attach_batch_bootstrap
@@ -67,7 +67,7 @@ def _floor_minimise(points: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> 
 def _fit_floor(lx: np.ndarray, ly: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, bool, list[str]]:
     """Least squares on log L = LSE(e, k - α·lx) from a grid of L∞ starts; best kept."""
     batch, starts = _floor_minimise([(lx, ly, w)]), _floor_starts(lx, ly, w)
-    fits = [(cost, OptimizeResult(x=x), start) for cost, x, start in zip(batch.fun, batch.x, starts)]
+    fits = [(cost, SimpleNamespace(x=x), start) for cost, x, start in zip(batch.fun, batch.x, starts)]
     _, diagnostics = multistart_best(fits, exponent_slice=slice(1, 2))
     best = int(np.argmin(batch.fun))  # the start multistart_best keeps: the first of the lowest cost
     theta = batch.x[best]
