@@ -51,6 +51,18 @@ def least_squares_terms(residual: np.ndarray, jacobian: np.ndarray, weight: np.n
             np.matmul((weight[..., None] * jacobian).transpose(0, 2, 1), jacobian))
 
 
+def padded(sets: list[tuple[np.ndarray, ...]]) -> tuple[np.ndarray, ...]:
+    """Point sets of different sizes as the rows of equal arrays: per array of the sets one (sets, longest set)
+    array, zero-padded, and last a weight array, 1 at points and 0 at padding, so padding adds nothing."""
+    longest = max(len(s[0]) for s in sets)
+    out = [np.zeros((len(sets), longest)) for _ in range(len(sets[0]) + 1)]
+    for i, arrays in enumerate(sets):
+        for row, values in zip(out, arrays):
+            row[i, :len(values)] = values
+        out[-1][i, :len(arrays[0])] = 1.0
+    return tuple(out)
+
+
 def _free(x, g, lower, upper) -> np.ndarray:
     """Parameters not held at a bound: those inside the box, or at a bound with the gradient pointing inwards."""
     return ~(((x <= lower) & (g > 0)) | ((x >= upper) & (g < 0)))

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 
-from analysis.batchfit import MAX_ITERATIONS, BatchResult, minimize_batch
+from analysis.batchfit import MAX_ITERATIONS, BatchResult, minimize_batch, padded
 from analysis.joint import check_joint, fit_joint_with_bootstrap
 from analysis.published import CHINCHILLA_HUBER_DELTA
 from analysis.result import FitResult, dof_diagnostics, floor_diagnostics, multistart_best, r2_log
@@ -114,19 +114,38 @@ def fit_chinchilla_arrays(n, d, loss, *, starts=None, max_starts: int = DEFAULT_
                           delta: float = CHINCHILLA_HUBER_DELTA) -> FitResult:
     """Huber (δ=1e-3) on log residuals of the LSE form, minimised from a grid of starts, best kept; the
     objective is Σ Huber_δ / δ² at the best start."""
+    return fit_chinchilla_sets([(n, d, loss)], starts=starts, max_starts=max_starts, delta=delta)[0]
+
+
+def fit_chinchilla_sets(sets: list[tuple], *, starts=None, max_starts: int = DEFAULT_MAX_STARTS,
+                        delta: float = CHINCHILLA_HUBER_DELTA) -> list[FitResult]:
+    """fit_chinchilla_arrays on each (N, D, loss) of `sets`, the starts of all of them minimised in one batch
+    (each set padded to the longest, so give sets of similar sizes); `starts` for every set, or the grid's."""
     name = "L(N,D) Chinchilla"
-    n, d, loss = (np.asarray(v, float) for v in (n, d, loss))
-    problem = check_joint(name, n, d, loss)
-    if problem:
-        return FitResult.failed(name, problem, CHINCHILLA_KEYS, len(loss))
-    ln_n, ln_d, ln_l = np.log(n), np.log(d), np.log(loss)
-    starts = _grid_starts(ln_n, ln_d, ln_l, delta, max_starts) if starts is None else np.atleast_2d(starts)
-    batch = _minimise(ln_n[None], ln_d[None], ln_l[None], np.ones((1, len(loss))), starts, delta,
-                      np.zeros(len(starts), int))
-    fits = [(cost, SimpleNamespace(x=x), start) for cost, x, start in zip(batch.fun, batch.x, starts)]
+    sets = [tuple(np.asarray(v, float) for v in s) for s in sets]
+    results = [FitResult.failed(name, problem, CHINCHILLA_KEYS, len(s[2])) if problem else None
+               for s, problem in ((s, check_joint(name, *s)) for s in sets)]
+    todo = [i for i, r in enumerate(results) if r is None]
+    if not todo:
+        return results
+    logs = [tuple(np.log(v) for v in sets[i]) for i in todo]
+    set_starts = [_grid_starts(*ln, delta, max_starts) if starts is None else np.atleast_2d(starts) for ln in logs]
+    ln_n, ln_d, ln_l, weight = padded(logs)
+    data_of = np.repeat(np.arange(len(todo)), [len(s) for s in set_starts])
+    batch = _minimise(ln_n, ln_d, ln_l, weight, np.concatenate(set_starts), delta, data_of)
+    for k, i in enumerate(todo):
+        mine = data_of == k
+        results[i] = _result(name, *sets[i], set_starts[k], *(a[mine] for a in (
+            batch.x, batch.fun, batch.converged, batch.n_iter)))
+    return results
+
+
+def _result(name, n, d, loss, starts, x, fun, converged, n_iter) -> FitResult:
+    """The FitResult of one set's minimised starts: the best kept, with the multi-start notes."""
+    fits = [(cost, SimpleNamespace(x=theta), start) for cost, theta, start in zip(fun, x, starts)]
     _, diagnostics = multistart_best(fits, exponent_slice=slice(3, 5))
-    best = int(np.argmin(batch.fun))  # the start multistart_best keeps: the first of the lowest cost
-    theta = batch.x[best]
+    best = int(np.argmin(fun))  # the start multistart_best keeps: the first of the lowest cost
+    theta = x[best]
     params = {k: float(v) for k, v in _params(theta).items()}
     if not all(map(math.isfinite, params.values())) or max(theta[3], theta[4]) > RUNAWAY_EXPONENT:
         return FitResult.failed(name, f"{name}: the best start ran off (a={theta[0]:.3g}, b={theta[1]:.3g}, "
@@ -139,11 +158,11 @@ def fit_chinchilla_arrays(n, d, loss, *, starts=None, max_starts: int = DEFAULT_
             d_new) ** params["beta"]
 
     diagnostics += floor_diagnostics("E", params["E"], loss) + dof_diagnostics(len(loss), len(theta))
-    converged = bool(batch.converged[best]) and params["alpha"] > 0 and params["beta"] > 0
-    ended = "converged" if batch.converged[best] else f"no convergence in {batch.n_iter[best]} Newton steps"
-    message = "converged" if converged else f"{name}: {ended}; α={theta[3]:.3g}, β={theta[4]:.3g}"
-    return FitResult(name, params, converged, message, r2_log=r2_log(loss, predict(n, d)), n_points=len(loss),
-                     diagnostics=diagnostics, objective=float(batch.fun[best]), predict=predict,
+    ok = bool(converged[best]) and params["alpha"] > 0 and params["beta"] > 0
+    ended = "converged" if converged[best] else f"no convergence in {n_iter[best]} Newton steps"
+    message = "converged" if ok else f"{name}: {ended}; α={theta[3]:.3g}, β={theta[4]:.3g}"
+    return FitResult(name, params, ok, message, r2_log=r2_log(loss, predict(n, d)), n_points=len(loss),
+                     diagnostics=diagnostics, objective=float(fun[best]), predict=predict,
                      extra={"theta": theta})
 
 

@@ -8,7 +8,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from analysis.batchfit import BatchResult, least_squares_terms, minimize_batch
+from analysis.batchfit import BatchResult, least_squares_terms, minimize_batch, padded
 from analysis.bootstrap import attach_batch_bootstrap
 from analysis.result import MIN_DISTINCT_X, FitResult, check_points, dof_diagnostics, multistart_best, r2_log
 
@@ -70,29 +70,48 @@ def _minimise(ln_n, ln_d, ln_l, weight, starts, data_of) -> BatchResult:
 def fit_kaplan_nd_arrays(n, d, loss, starts=None) -> FitResult:
     """Least squares on log loss of eq. 1.5 from an init grid (or the given starts), best kept; the objective
     is the sum of squared log residuals."""
+    return fit_kaplan_nd_sets([(n, d, loss)], starts)[0]
+
+
+def fit_kaplan_nd_sets(sets: list[tuple], starts=None) -> list[FitResult]:
+    """fit_kaplan_nd_arrays on each (N, D, loss) of `sets`, the starts of all of them minimised in one batch
+    (each set padded to the longest, so give sets of similar sizes)."""
     name = "L(N,D) Kaplan eq. 1.5"
-    problem = check_joint(name, n, d, loss)
-    if problem:
-        return FitResult.failed(name, problem, KAPLAN_ND_KEYS, len(loss))
-    ln_n, ln_d, ln_l = np.log(n), np.log(d), np.log(loss)
-    starts = np.array(list(_grid_starts(ln_n, ln_d, ln_l))) if starts is None else np.atleast_2d(starts)
-    batch = _minimise(ln_n[None], ln_d[None], ln_l[None], np.ones((1, len(loss))), starts,
-                      np.zeros(len(starts), int))
-    fits = [(cost, SimpleNamespace(x=x), start) for cost, x, start in zip(batch.fun, batch.x, starts)]
+    sets = [tuple(np.asarray(v, float) for v in s) for s in sets]
+    results = [FitResult.failed(name, problem, KAPLAN_ND_KEYS, len(s[2])) if problem else None
+               for s, problem in ((s, check_joint(name, *s)) for s in sets)]
+    todo = [i for i, r in enumerate(results) if r is None]
+    if not todo:
+        return results
+    logs = [tuple(np.log(v) for v in sets[i]) for i in todo]
+    set_starts = [np.array(list(_grid_starts(*ln))) if starts is None else np.atleast_2d(starts) for ln in logs]
+    ln_n, ln_d, ln_l, weight = padded(logs)
+    data_of = np.repeat(np.arange(len(todo)), [len(s) for s in set_starts])
+    batch = _minimise(ln_n, ln_d, ln_l, weight, np.concatenate(set_starts), data_of)
+    for k, i in enumerate(todo):
+        mine = data_of == k
+        results[i] = _result(name, *sets[i], set_starts[k], *(a[mine] for a in (
+            batch.x, batch.fun, batch.converged, batch.n_iter)))
+    return results
+
+
+def _result(name, n, d, loss, starts, x, fun, converged, n_iter) -> FitResult:
+    """The FitResult of one set's minimised starts: the best kept, with the multi-start notes."""
+    fits = [(cost, SimpleNamespace(x=theta), start) for cost, theta, start in zip(fun, x, starts)]
     _, diagnostics = multistart_best(fits, exponent_slice=slice(0, 2))
-    best = int(np.argmin(batch.fun))  # the start multistart_best keeps: the first of the lowest cost
-    theta = batch.x[best]
+    best = int(np.argmin(fun))  # the start multistart_best keeps: the first of the lowest cost
+    theta = x[best]
     params = dict(zip(KAPLAN_ND_KEYS, [theta[0], theta[1], math.exp(theta[2]), math.exp(theta[3])]))
 
     def predict(n_new, d_new):
         return np.exp(kaplan_nd_log_loss(theta, np.log(n_new), np.log(d_new)))
 
-    converged = bool(batch.converged[best])
-    message = "converged" if converged else f"{name}: no convergence in {batch.n_iter[best]} Gauss–Newton steps"
+    ok = bool(converged[best])
+    message = "converged" if ok else f"{name}: no convergence in {n_iter[best]} Gauss–Newton steps"
     diagnostics += dof_diagnostics(len(loss), len(theta))
-    return FitResult(name, {k: float(v) for k, v in params.items()}, converged, message,
+    return FitResult(name, {k: float(v) for k, v in params.items()}, ok, message,
                      r2_log=r2_log(loss, predict(n, d)), n_points=len(loss), diagnostics=diagnostics,
-                     objective=2 * float(batch.fun[best]), predict=predict, extra={"theta": theta})
+                     objective=2 * float(fun[best]), predict=predict, extra={"theta": theta})
 
 
 def kaplan_nd_refits(n, d, loss, counts, theta) -> tuple[dict, np.ndarray]:
