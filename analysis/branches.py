@@ -28,6 +28,12 @@ def is_branch(frame: pd.DataFrame) -> pd.Series:
     return (trunk != "") & (pd.to_numeric(frame["fork_tokens"], errors="coerce").fillna(-1) >= 0)
 
 
+def shared_trunk_rows(curves: pd.DataFrame) -> pd.DataFrame:
+    """The rows of branches up to and including their forks: each trunk's shared part, once per branch."""
+    rows = curves[is_branch(curves)]
+    return rows[rows["tokens"].astype(float) <= rows["fork_tokens"].astype(float)]
+
+
 def curve_segments(curves: pd.DataFrame) -> pd.DataFrame:
     """Curve rows with every trunk's shared part once: rows of a branch up to its fork become one segment
     per trunk (run_id 'trunk:<trunk_id>', rows at equal tokens kept once), and each branch keeps its rows from
@@ -37,8 +43,7 @@ def curve_segments(curves: pd.DataFrame) -> pd.DataFrame:
     if not branch.any():
         return curves.assign(segment="run")
     rows = curves[branch]
-    before_fork = rows["tokens"].astype(float) <= rows["fork_tokens"].astype(float)
-    trunk = (rows[before_fork].sort_values(["trunk_id", "tokens"], kind="stable")
+    trunk = (shared_trunk_rows(curves).sort_values(["trunk_id", "tokens"], kind="stable")
              .drop_duplicates(["trunk_id", "tokens"]))
     trunk = trunk.assign(run_id=TRUNK_PREFIX + trunk["trunk_id"].astype(str), segment="trunk")
     own = rows[rows["tokens"].astype(float) >= rows["fork_tokens"].astype(float)].assign(segment="branch")
@@ -48,8 +53,7 @@ def curve_segments(curves: pd.DataFrame) -> pd.DataFrame:
 def shared_rows_differ(curves: pd.DataFrame, column: str = "test_loss") -> list[str]:
     """Trunks whose branches disagree on a shared row (same tokens before both forks): their curves are not
     branches of one trunk, and curve_segments would keep only one of them."""
-    rows = curves[is_branch(curves)]
-    rows = rows[rows["tokens"].astype(float) <= rows["fork_tokens"].astype(float)]
-    spread = rows.groupby(["trunk_id", "tokens"])[column].agg(lambda v: np.ptp(v.to_numpy(float)))
+    grouped = shared_trunk_rows(curves).groupby(["trunk_id", "tokens"])[column]
+    spread = grouped.agg(lambda v: np.ptp(v.to_numpy(float)))
     bad = spread[spread > 0]
     return sorted(bad.index.get_level_values(0).unique().astype(str))

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.branches import curve_segments
-from analysis.chinchilla import fit_chinchilla_arrays
+from analysis.chinchilla import fit_chinchilla_sets
 from analysis.data import COMPUTE_CONVENTIONS
 from analysis.frontier import fit_compute_frontier
 from analysis.frontier_final import fit_final_frontier
@@ -49,27 +49,43 @@ def _mid_run_points(curves: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.nd
             points["test_loss"].to_numpy(float))
 
 
-def _chinchilla(n, d, loss) -> dict:
-    fit = fit_chinchilla_arrays(n, d, loss, max_starts=CONVENTION_STARTS)
-    keys = ("alpha", "beta", "a_from_fit")
-    return {k: (fit.params[k] if fit.ok else math.nan) for k in keys}
+def _chinchilla_points(runs, curves, points: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(N, D, loss) for the Chinchilla cell: final losses of completed runs, or every usable curve point."""
+    if points == "mid-run":
+        return _mid_run_points(curves)
+    usable = runs[runs["status"] == "completed"]
+    return tuple(usable[c].to_numpy(float) for c in ("params_non_embedding", "tokens", "final_test_loss"))
+
+
+def _chinchilla_cells(counted: dict, kinds: dict) -> dict:
+    """Chinchilla's α, β and a per (N counting, points), the cells of each kind of points fitted in one batch
+    (final and mid-run point sets differ in size by the curve length)."""
+    cells = {}
+    for points in ("final", "mid-run"):
+        keys = [(counting, points) for counting in counted if points in kinds[counting]]
+        fits = fit_chinchilla_sets([_chinchilla_points(*counted[c], points) for c, _ in keys],
+                                   max_starts=CONVENTION_STARTS) if keys else []
+        for key, fit in zip(keys, fits):
+            cells[key] = {k: (fit.params[k] if fit.ok else math.nan) for k in ("alpha", "beta", "a_from_fit")}
+    return cells
 
 
 def _value(fit, key: str) -> float:
     return fit.params.get(key, math.nan) if fit.ok else math.nan
 
 
-def _counting_rows(runs, curves, counting: str, conventions: list[str]) -> list[dict]:
+def _points_kinds(curves) -> tuple[str, ...]:
+    return ("final", "mid-run") if _has_mid_run(curves) else ("final",)
+
+
+def _counting_rows(runs, curves, counting: str, conventions: list[str], chinchilla: dict) -> list[dict]:
     """The rows of one N counting: final points, then mid-run points where curves have them."""
     rows = []
-    for points in ("final", "mid-run") if _has_mid_run(curves) else ("final",):
+    for points in _points_kinds(curves):
         loss_col = "final_test_loss" if points == "final" else "best_test_loss"
         common = {"α_N": _value(fit_loss_vs_params(runs, loss_col=loss_col, n_boot=0), "alpha_N"),
                   "α_D": _value(fit_loss_vs_tokens(runs, loss_col=loss_col, n_boot=0), "alpha_D")}
-        usable = runs[runs["status"] == "completed"]
-        arrays = (_mid_run_points(curves) if points == "mid-run" else
-                  (usable["params_non_embedding"], usable["tokens"], usable["final_test_loss"]))
-        chin = _chinchilla(*(np.asarray(a, float) for a in arrays))
+        chin = chinchilla[(counting, points)]
         for conv in conventions:
             if points == "final":
                 frontier = fit_final_frontier(runs, compute=conv, n_boot=0)
@@ -97,13 +113,14 @@ def convention_exponents(runs: pd.DataFrame, curves: pd.DataFrame) -> pd.DataFra
     conventions = [c for c in COMPUTE_CONVENTIONS if f"flops_per_token_{c}" in runs]
     if "compute_budget" not in runs:
         runs = runs.assign(compute_budget=math.nan)
-    rows = []
+    counted = {}
     for counting in N_COUNTINGS:
         n = n_under(runs, counting)
-        if n is None:
-            continue
-        by_run = dict(zip(runs["run_id"], n))
-        counted = runs.assign(params_non_embedding=n)
-        counted_curves = curves.assign(params_non_embedding=curves["run_id"].map(by_run))
-        rows += _counting_rows(counted, counted_curves, counting, conventions)
+        if n is not None:
+            by_run = dict(zip(runs["run_id"], n))
+            counted[counting] = (runs.assign(params_non_embedding=n),
+                                 curves.assign(params_non_embedding=curves["run_id"].map(by_run)))
+    chinchilla = _chinchilla_cells(counted, {c: _points_kinds(frames[1]) for c, frames in counted.items()})
+    rows = [row for counting, (counted_runs, counted_curves) in counted.items()
+            for row in _counting_rows(counted_runs, counted_curves, counting, conventions, chinchilla)]
     return pd.DataFrame(rows, columns=COLUMNS)

@@ -123,15 +123,22 @@ def largest_d_per_shape(runs: pd.DataFrame) -> pd.DataFrame:
 
 def aggregate_replicates(runs: pd.DataFrame, x_col: str, loss_col: str) -> pd.DataFrame:
     """One row per distinct x: geometric-mean loss, replicate count, sd of log loss, fit weight."""
-    x, inverse = np.unique(runs[x_col].to_numpy(float), return_inverse=True)
-    log_loss = np.log(runs[loss_col].to_numpy(float))  # numpy, not groupby: this runs in every bootstrap
+    x, loss, n, sd_log, weight = aggregate_arrays(runs[x_col].to_numpy(float), runs[loss_col].to_numpy(float))
+    return pd.DataFrame({"x": x, "loss": loss, "n": n, "sd_log": sd_log, "weight": weight})
+
+
+def aggregate_arrays(x: np.ndarray, loss: np.ndarray) -> tuple[np.ndarray, ...]:
+    """aggregate_replicates on arrays (numpy, not groupby: this runs in every bootstrap refit): per distinct x,
+    (x, geometric-mean loss, replicate count, sd of log loss, fit weight)."""
+    x, inverse = np.unique(x, return_inverse=True)
+    inverse = inverse.ravel()
+    log_loss = np.log(loss)
     n = np.bincount(inverse, minlength=len(x))
     mean = np.bincount(inverse, log_loss, minlength=len(x)) / n
     squares = np.bincount(inverse, (log_loss - mean[inverse]) ** 2, minlength=len(x))
     with np.errstate(invalid="ignore", divide="ignore"):
         sd_log = np.where(n >= 2, np.sqrt(squares / (n - 1)), np.nan)
-    return pd.DataFrame({"x": x, "loss": np.exp(mean), "n": n, "sd_log": sd_log,
-                         "weight": replicate_weights(n, sd_log)})
+    return x, np.exp(mean), n, sd_log, replicate_weights(n, sd_log)
 
 
 def pooled_sd_log(n: np.ndarray, sd_log: np.ndarray) -> float:

@@ -3,13 +3,15 @@ learning curves, and N_opt(C) ∝ C^a with N_opt found at each compute value by 
 model sizes (Porian et al. 2024), not as the size of the run that owns the envelope there."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
-from analysis.bootstrap import attach_bootstrap
-from analysis.branches import curve_segments
+from analysis.bootstrap import attach_batch_bootstrap
+from analysis.branches import curve_segments, shared_trunk_rows
 from analysis.data import check_convention
-from analysis.optimum import local_minima
+from analysis.optimum import local_minima_arrays
 from analysis.powerlaw import fit_power_law
 from analysis.result import MIN_DISTINCT_X, FitResult, r2_log
 
@@ -23,15 +25,65 @@ def compute_column(convention: str) -> str:
     return f"compute_{check_convention(convention.removeprefix('compute_'))}"
 
 
+def _usable_rows(curves: pd.DataFrame, column: str) -> pd.DataFrame:
+    """Curve rows of completed runs with a finite positive test loss and positive compute, with their
+    positions in `curves` (column `_row`)."""
+    keep = np.isfinite(curves["test_loss"]) & (curves["test_loss"] > 0) & (curves[column] > 0)
+    if "status" in curves:
+        keep &= curves["status"] == "completed"
+    return curves[keep].assign(_row=np.flatnonzero(keep.to_numpy()))
+
+
 def usable_curves(curves: pd.DataFrame, column: str) -> pd.DataFrame:
     """Curve points of completed runs with a finite positive test loss and positive compute (the frontier's
     input, and what Figure 1's compute panel draws), a trunk's rows shared by its branches kept once
     (branches.curve_segments; column `segment`)."""
-    keep = np.isfinite(curves["test_loss"]) & (curves["test_loss"] > 0) & (curves[column] > 0)
-    if "status" in curves:
-        keep &= curves["status"] == "completed"
-    segments = curve_segments(curves[keep])
+    segments = curve_segments(_usable_rows(curves, column))
     return segments[["run_id", column, "test_loss", "params_non_embedding", "segment"]].reset_index(drop=True)
+
+
+@dataclass
+class CurveTable:
+    """The usable points (usable_curves) as arrays, and which rows of the curves frame each point stands for:
+    a run's or a branch's own point for its own row, a trunk's shared point for that row of every branch."""
+
+    segment: np.ndarray
+    """Per point: its curve (index into `names` and `sizes`), in the order of usable_curves' run_id."""
+    compute: np.ndarray
+    log_compute: np.ndarray
+    log_loss: np.ndarray
+    names: np.ndarray
+    """Per curve: its run_id ('trunk:<trunk_id>' for a trunk's shared part)."""
+    sizes: np.ndarray
+    """Per curve: its N."""
+    pairs: tuple[np.ndarray, np.ndarray]
+    """(point, row of the curves frame) for every row a point stands for."""
+
+    def points_of(self, drawn_rows: np.ndarray) -> np.ndarray:
+        """Mask of the points that some drawn row (a mask over the curves frame's rows) stands behind. Where a
+        trunk's branches disagree on a shared row (branches.shared_rows_differ), the point keeps the first
+        branch's value, whichever branches were drawn."""
+        points = np.zeros(len(self.segment), bool)
+        points[self.pairs[0][drawn_rows[self.pairs[1]]]] = True
+        return points
+
+
+def curve_table(curves: pd.DataFrame, column: str) -> CurveTable:
+    """The CurveTable of `curves` under the compute column `column` (read once; every refit reads arrays)."""
+    rows = _usable_rows(curves, column)
+    segments = curve_segments(rows)
+    codes, names = pd.factorize(segments["run_id"])
+    sizes = np.zeros(len(names))
+    sizes[codes] = segments["params_non_embedding"].to_numpy(float)
+    own = (segments["segment"] != "trunk").to_numpy()
+    point, source = np.flatnonzero(own), segments["_row"].to_numpy()[own]
+    if not own.all():  # a trunk's point stands for the same row of each branch that shares it
+        trunk = segments.loc[~own, ["trunk_id", "tokens"]].assign(_point=np.flatnonzero(~own))
+        shared = trunk.merge(shared_trunk_rows(rows)[["trunk_id", "tokens", "_row"]], on=["trunk_id", "tokens"])
+        point, source = np.r_[point, shared["_point"].to_numpy()], np.r_[source, shared["_row"].to_numpy()]
+    compute = segments[column].to_numpy(float)
+    return CurveTable(codes, compute, np.log(compute), np.log(segments["test_loss"].to_numpy(float)),
+                      np.asarray(names), sizes, (point, source))
 
 
 def interpolate_groups(keys: np.ndarray, log_x: np.ndarray, log_y: np.ndarray,
@@ -48,92 +100,34 @@ def interpolate_groups(keys: np.ndarray, log_x: np.ndarray, log_y: np.ndarray,
     return distinct, np.vstack(rows)
 
 
-def _curve_matrix(usable: pd.DataFrame, column: str, grid: np.ndarray) -> tuple[np.ndarray, list, np.ndarray]:
-    """Log loss of each curve interpolated in log-log at log compute `grid` (inf outside the curve),
-    with the run ids and sizes of the rows."""
-    codes, runs = pd.factorize(usable["run_id"])
-    _, matrix = interpolate_groups(codes, np.log(usable[column].to_numpy(float)),
-                                   np.log(usable["test_loss"].to_numpy(float)), grid)
-    sizes = np.zeros(len(runs))
-    sizes[codes] = usable["params_non_embedding"].to_numpy(float)
-    return matrix, list(runs), sizes
+def _envelope(table: CurveTable, points: np.ndarray, n_points: int, method: str) -> dict:
+    """Lower envelope of the curves through `points`: compute, loss and curve of each envelope point, and the
+    log compute grid with every curve's log loss interpolated on it (curves, matrix) for the optima.
 
-
-def _log_grid(usable: pd.DataFrame, column: str, n_points: int) -> np.ndarray:
-    return np.linspace(np.log(usable[column].min()), np.log(usable[column].max()), n_points)
-
-
-def _envelope_interp(usable: pd.DataFrame, column: str, n_points: int) -> pd.DataFrame:
-    """Exact lower envelope: each curve interpolated in log-log, minimum across runs per compute."""
-    grid = _log_grid(usable, column, n_points)
-    matrix, runs, sizes = _curve_matrix(usable, column, grid)
-    best = np.argmin(matrix, axis=0)
-    covered = np.isfinite(matrix[best, np.arange(len(grid))])  # compute gaps no curve spans are dropped
-    return pd.DataFrame({"compute": np.exp(grid), "loss": np.exp(matrix[best, np.arange(len(grid))]),
-                         "run_id": np.array(runs)[best], "N": sizes[best]})[covered]
-
-
-def interpolated_optima(log_compute: np.ndarray, sizes: np.ndarray, log_loss: np.ndarray) -> pd.DataFrame:
-    """N_opt and L_opt at each compute value: runs' log losses (rows, inf where a run has none) reduced to
-    the lowest per model size, then a local parabola in log N around the lowest size (analysis.optimum).
-    Columns compute, N_opt, L_opt, bracketed, message."""
-    distinct, inverse = np.unique(sizes, return_inverse=True)
-    per_size = np.full((len(distinct), log_loss.shape[1]), np.inf)
-    np.minimum.at(per_size, inverse, log_loss)
-    optima = local_minima(np.log(distinct), np.where(np.isfinite(per_size), np.exp(per_size), np.nan))
-    return pd.DataFrame({"compute": np.exp(log_compute), "N_opt": np.exp(optima["log_n_opt"]),
-                         "L_opt": optima["loss_opt"], "bracketed": optima["bracketed"],
-                         "message": optima["message"]})
-
-
-def fit_optimal_size(optima: pd.DataFrame, result: FitResult) -> None:
-    """Set result.params['a_Nopt']: log N_opt regressed on log C over the bracketed interpolated optima."""
-    good = optima[optima["bracketed"]]
-    if len(good) < MIN_DISTINCT_X or good["N_opt"].nunique() < 2:
-        result.diagnostics.append(f"a_Nopt: {len(good)} compute values with a bracketed interpolated optimum "
-                                  f"(need >= {MIN_DISTINCT_X}); not fitted")
-        return
-    log_c, log_n = np.log(good["compute"].to_numpy(float)), np.log(good["N_opt"].to_numpy(float))
-    slope, offset = np.polyfit(log_c, log_n, 1)
-    result.params["a_Nopt"] = float(slope)
-    result.extra.setdefault("r2_log_of", {})["a_Nopt"] = r2_log(np.exp(log_n), np.exp(offset + slope * log_c))
-    result.extra["optima"] = optima
-
-
-def _envelope_bins(usable: pd.DataFrame, column: str, n_points: int) -> pd.DataFrame:
-    """Binned lower envelope: log-spaced compute bins, the lowest logged loss in each."""
-    edges = np.linspace(np.log(usable[column].min()), np.log(usable[column].max()) + 1e-12, n_points + 1)
-    binned = usable.assign(_bin=np.digitize(np.log(usable[column]), edges))
-    lowest = binned.loc[binned.groupby("_bin")["test_loss"].idxmin()]
-    return pd.DataFrame({"compute": lowest[column].to_numpy(float), "loss": lowest["test_loss"].to_numpy(float),
-                         "run_id": lowest["run_id"].to_numpy(), "N": lowest["params_non_embedding"].to_numpy(float)})
-
-
-def compute_envelope(curves: pd.DataFrame, compute: str = "6n", n_points: int = ENVELOPE_POINTS,
-                     method: str = "interp") -> pd.DataFrame:
-    """Lower envelope of all learning curves: columns compute, loss, run_id, N (the model on it)."""
-    column = compute_column(compute)
-    return _envelope_of_usable(usable_curves(curves, column), column, n_points, method)
-
-
-def _envelope_of_usable(usable: pd.DataFrame, column: str, n_points: int, method: str) -> pd.DataFrame:
-    if usable.empty:
-        return pd.DataFrame(columns=["compute", "loss", "run_id", "N"])
+    'interp': each curve interpolated in log-log, the minimum across curves at each of n_points log-spaced
+    compute values (compute gaps no curve spans are dropped); 'bins': log-spaced compute bins, the lowest
+    logged loss in each."""
+    if method not in ("interp", "bins"):
+        raise ValueError(f"method={method!r}: expected 'interp' or 'bins'")
+    log_c = table.log_compute[points]
+    grid = np.linspace(log_c.min(), log_c.max(), n_points)
+    curves, matrix = interpolate_groups(table.segment[points], log_c, table.log_loss[points], grid)
     if method == "interp":
-        return _envelope_interp(usable, column, n_points).reset_index(drop=True)
-    if method == "bins":
-        return _envelope_bins(usable, column, n_points).reset_index(drop=True)
-    raise ValueError(f"method={method!r}: expected 'interp' or 'bins'")
+        best, columns = np.argmin(matrix, axis=0), np.arange(n_points)
+        covered = np.isfinite(matrix[best, columns])
+        return {"compute": np.exp(grid)[covered], "loss": np.exp(matrix[best, columns])[covered],
+                "curve": curves[best][covered], "grid": grid, "curves": curves, "matrix": matrix}
+    edges = np.linspace(log_c.min(), log_c.max() + 1e-12, n_points + 1)
+    bins, loss = np.digitize(log_c, edges), np.exp(table.log_loss[points])
+    order = np.lexsort((loss, bins))  # stable: the first of equal lowest losses, as pandas' idxmin
+    lowest = np.flatnonzero(points)[order[np.r_[True, bins[order][1:] != bins[order][:-1]]]]
+    return {"compute": table.compute[lowest], "loss": np.exp(table.log_loss[lowest]), "curve": table.segment[lowest],
+            "grid": grid, "curves": curves, "matrix": matrix}
 
 
-def _run_spans(usable: pd.DataFrame, column: str) -> pd.DataFrame:
-    """Per usable run (usable_curves): its model size N and the compute range its learning curve covers."""
-    return usable.groupby("run_id").agg(N=("params_non_embedding", "first"), lo=(column, "min"),
-                                        hi=(column, "max")).reset_index()
-
-
-def _bracketed(envelope: pd.DataFrame, spans: pd.DataFrame) -> np.ndarray:
-    """Mask of envelope points whose owner beat both neighbouring model sizes at that very compute.
+def _bracketed(table: CurveTable, points: np.ndarray, compute: np.ndarray, size: np.ndarray) -> np.ndarray:
+    """Mask of envelope points (compute, size of the owner) whose owner beat both neighbouring model sizes at
+    that very compute.
 
     At fixed compute the loss is unimodal in N (Kaplan 2020 fig. 2, Hoffmann 2022 fig. 3), so an owner
     that is lower than the next smaller and the next larger size of the grid is the grid's best there.
@@ -142,45 +136,110 @@ def _bracketed(envelope: pd.DataFrame, spans: pd.DataFrame) -> np.ndarray:
     points bias the frontier towards large models (and a towards 1). The smallest and largest sizes
     have a neighbour missing, so their points are never kept.
     """
-    run_sizes, lo, hi = (spans[c].to_numpy(float) for c in ("N", "lo", "hi"))
-    sizes = np.unique(run_sizes)
-    keep = np.zeros(len(envelope), bool)
-    for i, (c, n) in enumerate(zip(envelope["compute"].to_numpy(float), envelope["N"].to_numpy(float))):
-        k = int(np.searchsorted(sizes, n))
-        if 0 < k < len(sizes) - 1:
-            covered = (lo <= c * (1 + COVER_RTOL)) & (hi >= c * (1 - COVER_RTOL))
-            keep[i] = all((covered & (run_sizes == sizes[k + step])).any() for step in (-1, 1))
-    return keep
+    segment, c = table.segment[points], table.compute[points]
+    order = np.lexsort((c, segment))
+    first = np.r_[True, segment[order][1:] != segment[order][:-1]]
+    last = np.r_[first[1:], True]
+    curve_size, lo, hi = table.sizes[segment[order][first]], c[order][first], c[order][last]
+    sizes = np.unique(curve_size)
+    k = np.searchsorted(sizes, size)
+    covered = (lo <= compute[:, None] * (1 + COVER_RTOL)) & (hi >= compute[:, None] * (1 - COVER_RTOL))
+
+    def neighbour_covers(step):
+        return (covered & (curve_size == sizes[np.clip(k + step, 0, len(sizes) - 1)][:, None])).any(axis=1)
+
+    return (k > 0) & (k < len(sizes) - 1) & neighbour_covers(-1) & neighbour_covers(1)
 
 
-def _fit_frontier(curves: pd.DataFrame, compute: str, n_points: int, method: str, bracketed_only: bool) -> FitResult:
-    column = compute_column(compute)
-    usable = usable_curves(curves, column)
-    spans = _run_spans(usable, column)
-    if spans["N"].nunique() < MIN_DISTINCT_X:
-        return FitResult.failed("L(C_min)", f"L(C_min): {spans['N'].nunique()} model sizes with a usable curve "
+def interpolated_optima(log_compute: np.ndarray, sizes: np.ndarray, log_loss: np.ndarray) -> pd.DataFrame:
+    """N_opt and L_opt at each compute value: runs' log losses (rows, inf where a run has none) reduced to
+    the lowest per model size, then a local parabola in log N around the lowest size (analysis.optimum).
+    Columns compute, N_opt, L_opt, bracketed, message."""
+    return pd.DataFrame(optima_arrays(log_compute, sizes, log_loss))
+
+
+def optima_arrays(log_compute: np.ndarray, sizes: np.ndarray, log_loss: np.ndarray) -> dict[str, np.ndarray]:
+    """interpolated_optima as a dict of arrays (no DataFrame: this runs in every refit)."""
+    distinct, inverse = np.unique(sizes, return_inverse=True)
+    per_size = np.full((len(distinct), log_loss.shape[1]), np.inf)
+    np.minimum.at(per_size, inverse.ravel(), log_loss)
+    optima = local_minima_arrays(np.log(distinct), np.where(np.isfinite(per_size), np.exp(per_size), np.nan))
+    return {"compute": np.exp(log_compute), "N_opt": np.exp(optima["log_n_opt"]), "L_opt": optima["loss_opt"],
+            "bracketed": optima["bracketed"], "message": optima["message"]}
+
+
+def optimal_size_line(compute: np.ndarray, n_opt: np.ndarray, bracketed: np.ndarray):
+    """(slope, offset, log C, log N_opt) of log N_opt on log C over the bracketed optima; None when fewer than
+    MIN_DISTINCT_X are bracketed or their N_opt are all one."""
+    good = np.asarray(bracketed, bool)
+    if good.sum() < MIN_DISTINCT_X or len(np.unique(n_opt[good])) < 2:
+        return None
+    log_c, log_n = np.log(compute[good]), np.log(n_opt[good])
+    slope, offset = np.polyfit(log_c, log_n, 1)
+    return slope, offset, log_c, log_n
+
+
+def fit_optimal_size(optima: pd.DataFrame, result: FitResult) -> None:
+    """Set result.params['a_Nopt']: log N_opt regressed on log C over the bracketed interpolated optima."""
+    line = optimal_size_line(*(optima[c].to_numpy() for c in ("compute", "N_opt", "bracketed")))
+    if line is None:
+        result.diagnostics.append(f"a_Nopt: {int(optima['bracketed'].sum())} compute values with a bracketed "
+                                  f"interpolated optimum (need >= {MIN_DISTINCT_X}); not fitted")
+        return
+    slope, offset, log_c, log_n = line
+    result.params["a_Nopt"] = float(slope)
+    result.extra.setdefault("r2_log_of", {})["a_Nopt"] = r2_log(np.exp(log_n), np.exp(offset + slope * log_c))
+    result.extra["optima"] = optima
+
+
+def _envelope_frame(table: CurveTable, envelope: dict) -> pd.DataFrame:
+    return pd.DataFrame({"compute": envelope["compute"], "loss": envelope["loss"],
+                         "run_id": table.names[envelope["curve"]], "N": table.sizes[envelope["curve"]]})
+
+
+def compute_envelope(curves: pd.DataFrame, compute: str = "6n", n_points: int = ENVELOPE_POINTS,
+                     method: str = "interp") -> pd.DataFrame:
+    """Lower envelope of all learning curves: columns compute, loss, run_id, N (the model on it)."""
+    table = curve_table(curves, compute_column(compute))
+    if len(table.segment) == 0:
+        return pd.DataFrame(columns=["compute", "loss", "run_id", "N"])
+    return _envelope_frame(table, _envelope(table, np.ones(len(table.segment), bool), n_points, method))
+
+
+def _fit_frontier(table: CurveTable, points: np.ndarray, n_points: int, method: str, bracketed_only: bool,
+                  frames: bool = True) -> FitResult:
+    """The frontier fit on the curves through `points` of `table`; with `frames`, the envelope, the fitted
+    points and the optima as DataFrames in `extra` (a bootstrap refit needs only the parameters)."""
+    n_sizes = len(np.unique(table.sizes[np.unique(table.segment[points])]))
+    if n_sizes < MIN_DISTINCT_X:
+        return FitResult.failed("L(C_min)", f"L(C_min): {n_sizes} model sizes with a usable curve "
                                             f"(need >= {MIN_DISTINCT_X} for a compute frontier)", FRONTIER_KEYS)
-    envelope = _envelope_of_usable(usable, column, n_points, method)
-    fitted, notes = envelope, ["fit on the whole envelope (bracketed_only=False)"]
+    envelope = _envelope(table, points, n_points, method)
+    size = table.sizes[envelope["curve"]]
+    fitted, notes = np.ones(len(size), bool), ["fit on the whole envelope (bracketed_only=False)"]
     if bracketed_only:
-        keep = _bracketed(envelope, spans)
-        if keep.sum() >= MIN_DISTINCT_X and envelope.loc[keep, "N"].nunique() >= 2:
-            fitted = envelope[keep]
-            notes = [f"fit on {int(keep.sum())} of {len(envelope)} envelope points: those whose owner beat the "
+        keep = _bracketed(table, points, envelope["compute"], size)
+        if keep.sum() >= MIN_DISTINCT_X and len(np.unique(size[keep])) >= 2:
+            fitted = keep
+            notes = [f"fit on {int(keep.sum())} of {len(size)} envelope points: those whose owner beat the "
                      "next smaller and larger model sizes at the same compute"]
         else:
-            notes = [f"FRONTIER NOT BRACKETED: only {int(keep.sum())} of {len(envelope)} envelope points have curves "
+            notes = [f"FRONTIER NOT BRACKETED: only {int(keep.sum())} of {len(size)} envelope points have curves "
                      "of both neighbouring model sizes at their compute, so the fit uses the whole envelope, where "
                      "models win because their neighbours' runs stopped or had not started: α_C is biased "
                      "(train the smaller models longer)"]
-    loss_fit = fit_power_law(fitted["compute"], fitted["loss"], symbol="C", name="L(C_min)")
+    loss_fit = fit_power_law(envelope["compute"][fitted], envelope["loss"][fitted], symbol="C", name="L(C_min)")
     result = FitResult("L(C_min)", {**loss_fit.params, "a_Nopt": np.nan}, loss_fit.converged, loss_fit.message,
-                       r2_log=loss_fit.r2_log, n_points=len(fitted), diagnostics=notes + loss_fit.diagnostics,
-                       objective=loss_fit.objective,
-                       predict=loss_fit.predict, extra={"envelope": envelope, "fitted": fitted})
-    grid = _log_grid(usable, column, n_points)
-    matrix, _, sizes = _curve_matrix(usable, column, grid)
-    fit_optimal_size(interpolated_optima(grid, sizes, matrix), result)
+                       r2_log=loss_fit.r2_log, n_points=int(fitted.sum()), diagnostics=notes + loss_fit.diagnostics,
+                       objective=loss_fit.objective, predict=loss_fit.predict)
+    optima = optima_arrays(envelope["grid"], table.sizes[envelope["curves"]], envelope["matrix"])
+    if not frames:
+        line = optimal_size_line(optima["compute"], optima["N_opt"], optima["bracketed"])
+        result.params["a_Nopt"] = float(line[0]) if line else np.nan
+        return result
+    frame = _envelope_frame(table, envelope)
+    result.extra.update(envelope=frame, fitted=frame[fitted])
+    fit_optimal_size(pd.DataFrame(optima), result)
     return result
 
 
@@ -195,9 +254,17 @@ def fit_compute_frontier(curves: pd.DataFrame, *, compute: str = "6n", n_points:
     With `bracketed_only`, only envelope points whose owner beat both neighbouring model sizes at that
     compute are fitted for α_C (see _bracketed); the diagnostics say how many, or that none could be.
     """
-    def fit(frame):
-        return _fit_frontier(frame, compute, n_points, method, bracketed_only)
-
-    result = fit(curves)
+    table = curve_table(curves, compute_column(compute))
+    result = _fit_frontier(table, np.ones(len(table.segment), bool), n_points, method, bracketed_only)
     result.extra["compute"] = compute_column(compute)
-    return attach_bootstrap(result, fit, curves, n_boot, seed, unit="run_id")
+
+    def refit(counts):  # a resample's fit depends only on which runs it drew: a duplicate adds no curve
+        samples, ok = {key: np.full(len(counts), np.nan) for key in FRONTIER_KEYS}, np.zeros(len(counts), bool)
+        for i, drawn in enumerate(counts > 0):
+            fit = _fit_frontier(table, table.points_of(drawn), n_points, method, bracketed_only, frames=False)
+            ok[i] = fit.ok
+            for key in FRONTIER_KEYS:
+                samples[key][i] = fit.params[key]
+        return samples, ok
+
+    return attach_batch_bootstrap(result, refit, curves, n_boot, seed, unit="run_id")

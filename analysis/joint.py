@@ -2,17 +2,19 @@
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 from typing import Callable
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import least_squares
 
-from analysis.bootstrap import attach_bootstrap
-from analysis.result import FitResult, check_points, dof_diagnostics, multistart_best, r2_log
+from analysis.batchfit import BatchResult, least_squares_terms, minimize_batch, padded
+from analysis.bootstrap import attach_batch_bootstrap
+from analysis.result import MIN_DISTINCT_X, FitResult, check_points, dof_diagnostics, multistart_best, r2_log
 
 KAPLAN_ND_KEYS = ["alpha_N", "alpha_D", "N_c", "D_c"]
 EXPONENT_STARTS = (0.05, 0.1, 0.2, 0.4)  # init grid for α_N and α_D (Kaplan 2020 finds 0.076, 0.103)
+EXPONENT_BOUNDS = (1e-4, 5.0)  # α_N and α_D positive (eq. 1.5 divides by α_D) and far above Kaplan's 0.076, 0.103
 
 
 def joint_arrays(runs: pd.DataFrame, loss_col: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -41,48 +43,125 @@ def _grid_starts(ln_n, ln_d, ln_l):
                             np.median(ln_d) + np.median(ln_l) / alpha_d])
 
 
+def _kaplan_terms(theta, ln_n, ln_d, ln_l, weight, derivatives=True):
+    """Per problem: ½ Σ w r² of the log residuals r of eq. 1.5, and with `derivatives` its gradient and the
+    Gauss–Newton Hessian from the analytic Jacobian ∂r/∂θ."""
+    alpha_n, alpha_d, ln_nc, ln_dc = (theta[:, [i]] for i in range(4))
+    z1, z2 = alpha_n / alpha_d * (ln_nc - ln_n), ln_dc - ln_d
+    lse = np.logaddexp(z1, z2)
+    r = alpha_d * lse - ln_l
+    if not derivatives:
+        return 0.5 * np.sum(weight * r * r, axis=1)
+    q1, q2 = np.exp(z1 - lse), np.exp(z2 - lse)  # the shares of the two terms
+    jac = np.stack([q1 * (ln_nc - ln_n), lse - q1 * z1, alpha_n * q1, alpha_d * q2], axis=-1)
+    return least_squares_terms(r, jac, weight)
+
+
+def _minimise(ln_n, ln_d, ln_l, weight, starts, data_of) -> BatchResult:
+    """Gauss–Newton steps from each start on its row data_of[i] of the data, exponents within EXPONENT_BOUNDS."""
+    def evaluate(theta, rows, derivatives):
+        k = data_of[rows]
+        return _kaplan_terms(theta, ln_n[k], ln_d[k], ln_l[k], weight[k], derivatives)
+
+    low, high = EXPONENT_BOUNDS
+    return minimize_batch(evaluate, starts, [low, low, -np.inf, -np.inf], [high, high, np.inf, np.inf])
+
+
 def fit_kaplan_nd_arrays(n, d, loss, starts=None) -> FitResult:
     """Least squares on log loss of eq. 1.5 from an init grid (or the given starts), best kept; the objective
     is the sum of squared log residuals."""
+    return fit_kaplan_nd_sets([(n, d, loss)], starts)[0]
+
+
+def fit_kaplan_nd_sets(sets: list[tuple], starts=None) -> list[FitResult]:
+    """fit_kaplan_nd_arrays on each (N, D, loss) of `sets`, the starts of all of them minimised in one batch
+    (each set padded to the longest, so give sets of similar sizes)."""
     name = "L(N,D) Kaplan eq. 1.5"
-    problem = check_joint(name, n, d, loss)
-    if problem:
-        return FitResult.failed(name, problem, KAPLAN_ND_KEYS, len(loss))
-    ln_n, ln_d, ln_l = np.log(n), np.log(d), np.log(loss)
-    fits = []
-    for start in _grid_starts(ln_n, ln_d, ln_l) if starts is None else np.atleast_2d(starts):
-        fit = least_squares(lambda t: kaplan_nd_log_loss(t, ln_n, ln_d) - ln_l, start, method="trf",
-                            bounds=([1e-4, 1e-4, -np.inf, -np.inf], [5, 5, np.inf, np.inf]), x_scale="jac")
-        fits.append((fit.cost, fit, start))
-    best, diagnostics = multistart_best(fits, exponent_slice=slice(0, 2))
-    theta = best.x
+    sets = [tuple(np.asarray(v, float) for v in s) for s in sets]
+    results = [FitResult.failed(name, problem, KAPLAN_ND_KEYS, len(s[2])) if problem else None
+               for s, problem in ((s, check_joint(name, *s)) for s in sets)]
+    todo = [i for i, r in enumerate(results) if r is None]
+    if not todo:
+        return results
+    logs = [tuple(np.log(v) for v in sets[i]) for i in todo]
+    set_starts = [np.array(list(_grid_starts(*ln))) if starts is None else np.atleast_2d(starts) for ln in logs]
+    ln_n, ln_d, ln_l, weight = padded(logs)
+    data_of = np.repeat(np.arange(len(todo)), [len(s) for s in set_starts])
+    batch = _minimise(ln_n, ln_d, ln_l, weight, np.concatenate(set_starts), data_of)
+    for k, i in enumerate(todo):
+        mine = data_of == k
+        results[i] = _result(name, *sets[i], set_starts[k], *(a[mine] for a in (
+            batch.x, batch.fun, batch.converged, batch.n_iter)))
+    return results
+
+
+def _result(name, n, d, loss, starts, x, fun, converged, n_iter) -> FitResult:
+    """The FitResult of one set's minimised starts: the best kept, with the multi-start notes."""
+    fits = [(cost, SimpleNamespace(x=theta), start) for cost, theta, start in zip(fun, x, starts)]
+    _, diagnostics = multistart_best(fits, exponent_slice=slice(0, 2))
+    best = int(np.argmin(fun))  # the start multistart_best keeps: the first of the lowest cost
+    theta = x[best]
     params = dict(zip(KAPLAN_ND_KEYS, [theta[0], theta[1], math.exp(theta[2]), math.exp(theta[3])]))
 
     def predict(n_new, d_new):
         return np.exp(kaplan_nd_log_loss(theta, np.log(n_new), np.log(d_new)))
 
-    message = "converged" if best.success else f"{name}: {best.message}"
+    ok = bool(converged[best])
+    message = "converged" if ok else f"{name}: no convergence in {n_iter[best]} Gauss–Newton steps"
     diagnostics += dof_diagnostics(len(loss), len(theta))
-    return FitResult(name, {k: float(v) for k, v in params.items()}, bool(best.success), message,
+    return FitResult(name, {k: float(v) for k, v in params.items()}, ok, message,
                      r2_log=r2_log(loss, predict(n, d)), n_points=len(loss), diagnostics=diagnostics,
-                     objective=2 * float(best.cost), predict=predict, extra={"theta": theta})
+                     objective=2 * float(fun[best]), predict=predict, extra={"theta": theta})
+
+
+def kaplan_nd_refits(n, d, loss, counts, theta) -> tuple[dict, np.ndarray]:
+    """Eq. 1.5 on each resample (a row of `counts`: how often each point is in it), every one from θ (the
+    full-data optimum): parameter samples and which refits converged."""
+    weight = np.asarray(counts, float)
+    ln = [np.broadcast_to(np.log(np.asarray(v, float)), weight.shape) for v in (n, d, loss)]
+    batch = _minimise(*ln, weight, np.repeat(np.atleast_2d(theta), len(weight), axis=0), np.arange(len(weight)))
+    with np.errstate(over="ignore"):
+        samples = dict(zip(KAPLAN_ND_KEYS, [batch.x[:, 0], batch.x[:, 1], np.exp(batch.x[:, 2]),
+                                            np.exp(batch.x[:, 3])]))
+    return samples, batch.converged
 
 
 def fit_kaplan_nd(runs: pd.DataFrame, *, loss_col: str = "final_test_loss", n_boot: int = 100,
                   seed: int = 0) -> FitResult:
     """L(N, D) of Kaplan 2020 eq. 1.5 over completed runs, with bootstrap intervals."""
-    return fit_joint_with_bootstrap(fit_kaplan_nd_arrays, runs, loss_col, n_boot, seed)
+    return fit_joint_with_bootstrap(fit_kaplan_nd_arrays, kaplan_nd_refits, runs, loss_col, n_boot, seed)
 
 
-def fit_joint_with_bootstrap(fit_arrays: Callable[..., FitResult], runs: pd.DataFrame, loss_col: str,
-                             n_boot: int, seed: int) -> FitResult:
-    """fit_arrays(N, D, loss) on completed runs; bootstrap refits start from the full-data optimum
-    (fit_arrays(..., starts=result.extra['theta']))."""
-    result = fit_arrays(*joint_arrays(runs, loss_col))
+def _distinct_drawn(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Per resample (a row of counts), how many distinct values it holds."""
+    _, codes = np.unique(values, return_inverse=True)
+    present = np.zeros((len(counts), codes.max() + 1), bool)
+    rows, cols = np.nonzero(counts)
+    present[rows, codes.ravel()[cols]] = True
+    return present.sum(axis=1)
+
+
+def fit_joint_with_bootstrap(fit_arrays: Callable[..., FitResult], refits: Callable, runs: pd.DataFrame,
+                             loss_col: str, n_boot: int, seed: int) -> FitResult:
+    """fit_arrays(N, D, loss) on completed runs, and bootstrap intervals from refits(N, D, loss, counts, θ),
+    which refits every resample from the full-data optimum θ = result.extra['theta'] at once; a resample
+    with fewer than MIN_DISTINCT_X distinct N or D is a failed refit, as fit_arrays would say."""
+    arrays = joint_arrays(runs, loss_col)
+    result = fit_arrays(*arrays)
     if not result.ok:
         return result
+    completed = (runs["status"] == "completed").to_numpy() if "status" in runs else np.ones(len(runs), bool)
 
-    def refit(frame):
-        return fit_arrays(*joint_arrays(frame, loss_col), starts=result.extra["theta"])
+    def refit(counts):
+        counts = counts[:, completed]
+        enough = (_distinct_drawn(arrays[0], counts) >= MIN_DISTINCT_X) & (
+            _distinct_drawn(arrays[1], counts) >= MIN_DISTINCT_X)
+        samples = {k: np.full(len(counts), np.nan) for k in result.params}
+        ok = np.zeros(len(counts), bool)
+        if enough.any():
+            drawn, ok[enough] = refits(*arrays, counts[enough], result.extra["theta"])
+            for key, values in drawn.items():
+                samples[key][enough] = values
+        return samples, ok
 
-    return attach_bootstrap(result, refit, runs, n_boot, seed)
+    return attach_batch_bootstrap(result, refit, runs, n_boot, seed)

@@ -22,13 +22,20 @@ BUDGET_RTOL = 0.01  # budgets within 1% are one budget: float jitter must not sp
 
 def local_minima(log_n: np.ndarray, loss: np.ndarray, weight: np.ndarray | None = None,
                  half_width_decades: float = LOCAL_HALF_WIDTH_DECADES) -> pd.DataFrame:
+    """local_minima_arrays as a DataFrame, one row per column of `loss`."""
+    return pd.DataFrame(local_minima_arrays(log_n, loss, weight, half_width_decades))
+
+
+def local_minima_arrays(log_n: np.ndarray, loss: np.ndarray, weight: np.ndarray | None = None,
+                        half_width_decades: float = LOCAL_HALF_WIDTH_DECADES) -> dict[str, np.ndarray]:
     """Per column of `loss` (sizes x compute values, NaN/inf where a size has no value): the vertex of a
     weighted parabola in log N through the covered sizes within `half_width_decades` of the lowest one
     (at least its MIN_LOCAL_SIZES nearest).
 
-    Columns: log_n_opt, loss_opt, bracketed (the lowest covered size has a covered size on each side and the
-    vertex lies within the fitted sizes), n_sizes (covered sizes), lowest (row index of the lowest point),
-    n_local (sizes fitted), c2, c1, c0 (coefficients in log N - centre, centre = log_n[lowest]) and message.
+    Keys (one value per column): log_n_opt, loss_opt, bracketed (the lowest covered size has a covered size on
+    each side and the vertex lies within the fitted sizes), n_sizes (covered sizes), lowest (row index of the
+    lowest point), n_local (sizes fitted), c2, c1, c0 (coefficients in log N - centre, centre =
+    log_n[lowest]) and message.
     """
     log_n = np.asarray(log_n, float)
     loss = np.where(np.isfinite(loss), loss, np.nan).reshape(len(log_n), -1)
@@ -60,10 +67,9 @@ def local_minima(log_n: np.ndarray, loss: np.ndarray, weight: np.ndarray | None 
     message = np.select([n_sizes < MIN_LOCAL_SIZES, ~(below & above), ~(c2 > 0), ~inside],
                         [f"fewer than {MIN_LOCAL_SIZES} sizes", "lowest point at the edge of the size grid",
                          "local parabola not convex", "vertex outside the fitted sizes"], "bracketed")
-    return pd.DataFrame({"log_n_opt": centre + vertex, "loss_opt": c0 - c1**2 / (4 * c2), "bracketed": bracketed,
-                         "n_sizes": n_sizes, "n_local": (w > 0).sum(axis=0), "lowest": lowest,
-                         "c2": c2, "c1": c1, "c0": c0, "centre": centre,
-                         "message": message})
+    return {"log_n_opt": centre + vertex, "loss_opt": c0 - c1**2 / (4 * c2), "bracketed": bracketed,
+            "n_sizes": n_sizes, "n_local": (w > 0).sum(axis=0), "lowest": lowest,
+            "c2": c2, "c1": c1, "c0": c0, "centre": centre, "message": message}
 
 
 def _weighted_parabolas(x: np.ndarray, y: np.ndarray, w: np.ndarray, solvable: np.ndarray) -> np.ndarray:
@@ -76,6 +82,12 @@ def _weighted_parabolas(x: np.ndarray, y: np.ndarray, w: np.ndarray, solvable: n
     if ok.any():
         out[ok] = np.linalg.solve(normal[ok], rhs[ok][..., None])[..., 0]
     return out
+
+
+def merged_budget_values(budget: np.ndarray, rtol: float = BUDGET_RTOL) -> np.ndarray:
+    """The distinct budgets after merge_budgets, sorted (NaN left out)."""
+    order = np.sort(budget[np.isfinite(budget)])
+    return order[np.r_[True, order[1:] > order[:-1] * (1 + rtol)]]
 
 
 def merge_budgets(budget: pd.Series, rtol: float = BUDGET_RTOL) -> pd.Series:

@@ -95,8 +95,8 @@ def at_initial_values(start: np.ndarray, end: np.ndarray) -> bool:
 
 
 def multistart_best(fits: list[tuple[float, Any, np.ndarray]], exponent_slice: slice) -> tuple[Any, list[str]]:
-    """The lowest-cost result of a multi-start fit, given as (cost, scipy result, start) triples, and
-    its notes: near-best starts whose exponents (result.x[exponent_slice]) disagree by more than
+    """The lowest-cost result of a multi-start fit, given as (cost, result with parameters .x, start) triples,
+    and its notes: near-best starts whose exponents (result.x[exponent_slice]) disagree by more than
     DISAGREE_RTOL of the best's, and a best fit that ended at its own start."""
     best_cost, best, start = min(fits, key=lambda item: item[0])
     notes = []

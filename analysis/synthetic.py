@@ -86,17 +86,27 @@ def _grid_points(law: Law) -> list[tuple[str, int, int, float, float]]:
     return points
 
 
-def synthetic_results(law: Law | None = None, noise: float = 0.003, seed: int = 0,
-                      n_seeds: int = 2) -> list[tuple[dict, pd.DataFrame]]:
-    """(metadata, curve) for every run of a small preset, plus one diverged run."""
+# The grid of the kaplan_fig1 preset (configs/sweep/kaplan_fig1.yaml): 13 shapes at D = 10⁶ tokens and one
+# 4 x 96 model at 6 token counts; for timing the analysis on a folder of the default sweep's size (docs/speed.md).
+KAPLAN_FIG1_POINTS = ([("n_grid", n_layer, d_model, 1e6, np.nan) for d_model in (16, 32, 64, 128)
+                       for n_layer in (1, 2, 4)] + [("n_grid", 6, 128, 1e6, np.nan)]
+                      + [("d_grid", 4, 96, tokens, np.nan) for tokens in (62500, 125000, 250000, 500000, 1e6, 2e6)])
+
+
+def synthetic_results(law: Law | None = None, noise: float = 0.003, seed: int = 0, n_seeds: int = 2,
+                      points: list | None = None, diverged: bool = True) -> list[tuple[dict, pd.DataFrame]]:
+    """(metadata, curve) for every run of a small preset (or of `points`: (grid, n_layer, d_model, tokens,
+    compute_budget) each), seeds replicated on the n_grid, plus one diverged run unless `diverged` is False."""
     law, rng, results = law or Law(), np.random.default_rng(seed), []
-    for i, (grid, n_layer, d_model, tokens, budget) in enumerate(_grid_points(law)):
+    for i, (grid, n_layer, d_model, tokens, budget) in enumerate(_grid_points(law) if points is None else points):
         for replica in range(n_seeds if grid == "n_grid" else 1):
             meta = run_metadata(f"{grid}-{i:03d}-s{replica}", n_layer, d_model, tokens, grid, replica,
                                 compute_budget=budget)
             meta["corpus_entropy_rate_nats"] = law.E
             curve = learning_curve(meta, law, noise, rng)
             results.append((finish(meta, curve), curve))
+    if not diverged:
+        return results
     meta = run_metadata("n_grid-diverged", 4, 384, 2e8, "n_grid")
     curve = learning_curve(meta, law, noise, rng).iloc[:5].assign(test_loss=np.nan)
     results.append(({**meta, "status": "diverged", "diverged_step": int(curve["step"].iloc[-1]),

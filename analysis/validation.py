@@ -1,18 +1,19 @@
 """Extrapolation checks (fit without the largest model or budget, predict it) and model comparison."""
 from __future__ import annotations
 
+import functools
 import math
 from typing import Callable
 
 import numpy as np
 import pandas as pd
 
-from analysis.chinchilla import fit_chinchilla_arrays
+from analysis.chinchilla import fit_chinchilla_sets
 from analysis.data import select_grid
 from analysis.frontier import compute_envelope, fit_compute_frontier
 from analysis.isoflop import fit_isoflop, isoflop_minima
 from analysis.optimum import merge_budgets
-from analysis.joint import fit_kaplan_nd_arrays, joint_arrays
+from analysis.joint import fit_kaplan_nd_sets, joint_arrays
 from analysis.powerlaw import fit_aggregated
 from analysis.result import FitResult
 
@@ -20,21 +21,22 @@ K_FOLDS = 5  # folds over runs for the model comparison
 
 
 def joint_fitters(max_starts: int) -> dict[str, Callable]:
-    """Kaplan eq. 1.5 and Chinchilla, each fitting (N, D, loss) arrays. Each keeps its result per input
-    (the fits are deterministic), so the extrapolation check and the model comparison, which both fit
-    without the largest N, fit once."""
-    return {"Kaplan L(N,D)": _once_per_input(fit_kaplan_nd_arrays),
-            "Chinchilla": _once_per_input(lambda n, d, l: fit_chinchilla_arrays(n, d, l, max_starts=max_starts))}
+    """Kaplan eq. 1.5 and Chinchilla, each fitting a list of (N, D, loss) arrays in one batch. Each keeps its
+    result per input (the fits are deterministic), so the extrapolation check and the model comparison, which
+    both fit without the largest N, fit once."""
+    return {"Kaplan L(N,D)": _once_per_input(fit_kaplan_nd_sets),
+            "Chinchilla": _once_per_input(functools.partial(fit_chinchilla_sets, max_starts=max_starts))}
 
 
-def _once_per_input(fit_arrays: Callable) -> Callable:
+def _once_per_input(fit_sets: Callable) -> Callable:
     results: dict[tuple, FitResult] = {}
 
-    def fit(n: np.ndarray, d: np.ndarray, loss: np.ndarray) -> FitResult:
-        key = tuple(np.ascontiguousarray(a, dtype=float).tobytes() for a in (n, d, loss))
-        if key not in results:
-            results[key] = fit_arrays(n, d, loss)
-        return results[key]
+    def fit(sets: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> list[FitResult]:
+        keys = [tuple(np.ascontiguousarray(a, dtype=float).tobytes() for a in arrays) for arrays in sets]
+        new = dict(zip(keys, sets))  # each input once, in order
+        new = {key: arrays for key, arrays in new.items() if key not in results}
+        results.update(zip(new, fit_sets(list(new.values()))) if new else ())
+        return [results[key] for key in keys]
 
     return fit
 
@@ -57,12 +59,12 @@ def extrapolate_power_law(runs: pd.DataFrame, grid: str, x_col: str, symbol: str
     return _row(f"L({symbol})", f"{symbol}={largest:.3g}", predicted, observed, fit.notes())
 
 
-def extrapolate_joint(runs: pd.DataFrame, name: str, fit_arrays: Callable, loss_col: str) -> dict:
+def extrapolate_joint(runs: pd.DataFrame, name: str, fit_sets: Callable, loss_col: str) -> dict:
     """Fit a joint L(N, D) without the largest-N runs; mean relative error over those runs."""
     usable = runs[runs["status"] == "completed"]
     largest = usable["params_non_embedding"].max()
     held = usable["params_non_embedding"] == largest
-    fit = fit_arrays(*joint_arrays(usable[~held], loss_col))
+    fit = fit_sets([joint_arrays(usable[~held], loss_col)])[0]
     n, d, loss = joint_arrays(usable[held], loss_col)
     if not fit.ok or len(loss) == 0:
         return _row(name, f"N={largest:.3g}", math.nan, math.nan, fit.notes())
@@ -114,14 +116,17 @@ def compare_joint_models(runs: pd.DataFrame, models: dict[str, Callable], *, los
     folds = np.random.default_rng(seed).permutation(len(usable)) % k
     splits = {"leave-largest-N-out": [(~largest, largest)],
               f"{k}-fold over runs": [(folds != i, folds == i) for i in range(k)]}
-    rows = []
+    trains = [joint_arrays(usable[tr], loss_col) for pairs in splits.values() for tr, _ in pairs]
+    fits = {model: fitter(trains) for model, fitter in models.items()}  # all of a model's fits in one batch
+    rows, first = [], 0
     for scheme, pairs in splits.items():
-        for model, fitter in models.items():
-            errors = np.concatenate([_held_out_errors(fitter(*joint_arrays(usable[tr], loss_col)), usable[te],
-                                                      loss_col) for tr, te in pairs])
+        for model in models:
+            held_out = zip(fits[model][first:first + len(pairs)], pairs)
+            errors = np.concatenate([_held_out_errors(fit, usable[te], loss_col) for fit, (_, te) in held_out])
             failed = int((~np.isfinite(errors)).sum())
             errors = errors[np.isfinite(errors)]
             rows.append({"scheme": scheme, "model": model, "n_test": len(errors), "failed_predictions": failed,
                          "rmse_log": float(np.sqrt(np.mean(errors**2))) if len(errors) else math.nan,
                          "mean_abs_rel_error": float(np.mean(np.abs(np.expm1(errors)))) if len(errors) else math.nan})
+        first += len(pairs)
     return pd.DataFrame(rows)

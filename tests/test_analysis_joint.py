@@ -66,9 +66,9 @@ def test_chinchilla_e_that_runs_to_zero_is_flagged():
 
 def test_chinchilla_that_runs_off_to_infinity_is_a_message_not_an_overflow():
     # Five runs of a smoke sweep (one left out): L-BFGS drove a = log A past 700, and math.exp raised
-    # OverflowError out of the whole analysis.
+    # OverflowError out of the whole analysis; Newton steps stop at a ≈ 385 with α ≈ 44, a step in N.
     n = np.array([6592.0, 25472.0, 12768.0, 25472.0, 25472.0])
     d = np.array([32768.0, 16384.0, 32768.0, 8192.0, 32768.0])
     loss = np.array([5.1969, 5.2533, 4.9342, 5.5683, 4.941])
     fit = fit_chinchilla_arrays(n, d, loss)
-    assert not fit.converged and np.isnan(fit.params["E"]) and "non-finite parameter" in fit.message
+    assert not fit.converged and np.isnan(fit.params["E"]) and "ran off" in fit.message

@@ -97,3 +97,26 @@ def test_written_file_is_read_back_by_the_calibrated_rule(tmp_path):
             0.4 / d / n_layer**0.2, rel=0.05)
     assert read.peak_lr(128, 4, 1, 0.99) == pytest.approx(1.3 * 0.4 / 128 / 4**0.2, rel=0.05)
     assert read.outside(256, 4) == ["d_model=256 outside the scanned 32..128"]
+
+
+def test_per_size_l_of_d_recovers_each_sizes_exponent_and_a_t_interval():
+    from analysis.per_size import fit_l_of_d_per_size
+    tokens = np.geomspace(1e5, 4e6, 5)
+    rows = [{"n_layer": 2, "d_model": d, "family": "gpt2", "n_head": d // 16, "d_ff": 4 * d,
+             "params_non_embedding": 12 * 2 * d * d, "tokens": t,
+             "final_test_loss": (3e4 / t) ** alpha * np.exp(0.01 * (-1) ** k)}
+            for d, alpha in ((32, 0.1), (64, 0.15)) for k, t in enumerate(tokens)]
+    rows += [{**rows[0], "d_model": 128, "params_non_embedding": 12 * 2 * 128 * 128, "tokens": t}
+             for t in tokens[:3]]  # three budgets: too few for a fit of its own
+    table = fit_l_of_d_per_size(pd.DataFrame(rows))
+    assert table["shape"].tolist() == ["2x32", "2x64"]
+    for row, alpha in zip(table.itertuples(), (0.1, 0.15)):
+        assert row.alpha_D == pytest.approx(alpha, abs=0.01)
+        assert row.alpha_D_low < alpha < row.alpha_D_high
+        assert row.n_budgets == 5 and 0.9 < row.r2_log < 1
+    x = np.log(tokens)
+    y = np.log(pd.DataFrame(rows[:5])["final_test_loss"].to_numpy())
+    slope, intercept = np.polyfit(x, y, 1)
+    resid = y - (slope * x + intercept)
+    se = np.sqrt(resid @ resid / 3 / ((x - x.mean()) @ (x - x.mean())))
+    assert table["alpha_D_high"].iloc[0] - table["alpha_D"].iloc[0] == pytest.approx(3.182446 * se, rel=1e-5)

@@ -89,8 +89,9 @@ def test_extrapolation_and_comparison_share_the_fit_without_the_largest_n(monkey
     import analysis.validation as validation
 
     inputs = []
-    real = validation.fit_kaplan_nd_arrays
-    monkeypatch.setattr(validation, "fit_kaplan_nd_arrays", lambda n, d, l: inputs.append(len(l)) or real(n, d, l))
+    real = validation.fit_kaplan_nd_sets
+    monkeypatch.setattr(validation, "fit_kaplan_nd_sets",
+                        lambda sets: inputs.extend(len(s[2]) for s in sets) or real(sets))
     runs = split_by_status(RUNS)[0]
     fitters = joint_fitters(max_starts=5)
     row = extrapolate_joint(runs, "L(N,D) Kaplan", fitters["Kaplan L(N,D)"], "final_test_loss")
