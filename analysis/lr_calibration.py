@@ -1,6 +1,6 @@
 """The learning-rate calibration of an `lr_sweep` results folder: optima, the chosen rule, the file it writes.
 
-The file (analysis/lr_calibration.yaml in the report folder; `scripts/sweep.py sweep=lr_sweep` installs it as
+The file (lr_calibration.yaml in the results folder's analysis/ folder; `scripts/sweep.py sweep=lr_sweep` installs it as
 configs/lr_calibration.yaml) is what `train.lr_rule=calibrated` reads (configs/calibration.py).
 """
 from __future__ import annotations

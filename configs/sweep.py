@@ -74,7 +74,7 @@ class SweepConfig:
     analyze: bool = True
     """Run the analysis stage on the results folder after the sweep."""
     install_calibration: bool = False
-    """After the analysis, copy the learning-rate rule it fitted (analysis/lr_calibration.yaml) to
+    """After the analysis, copy the learning-rate rule it fitted (lr_calibration.yaml in its report folder) to
     configs/lr_calibration.yaml, which train.lr_rule=calibrated reads. Set by the lr_sweep preset."""
     logger: LoggerConfig = field(default_factory=LoggerConfig)
     """Experiment trackers each run also writes to, chosen with the Hydra group: `logger=[tensorboard,mlflow]`."""

@@ -72,6 +72,15 @@ def test_a_start_where_the_objective_is_not_finite_ends_not_converged():
     assert list(result.converged) == [False, True] and close(result.x[1], 1.0)
 
 
+def test_a_singular_system_in_the_batch_takes_least_norm_steps(monkeypatch):
+    def singular(*args):
+        raise np.linalg.LinAlgError("Singular matrix")
+
+    monkeypatch.setattr(np.linalg, "solve", singular)
+    result = minimize_batch(rosenbrock, [[-1.2, 1.0]])
+    assert result.converged[0] and close(result.x[0], 1.0, 1e-6)
+
+
 # --- analytic derivatives against finite differences
 
 
@@ -152,6 +161,17 @@ def test_l_of_n_with_a_floor_matches_least_squares_from_the_same_starts():
             for s in powerlaw._floor_starts(lx, ly, w)]
     theta, converged, _ = powerlaw._fit_floor(lx, ly, w)
     assert converged and close(theta, min(fits, key=lambda r: r.cost).x)
+
+
+def test_sets_fitted_in_one_batch_are_the_sets_fitted_one_by_one():
+    loss = noisy(LAW(N, D), seed=7)
+    sets = [(N, D, loss), (N[:15], D[:15], loss[:15])]  # of different sizes: the shorter one is padded
+    for one_batch, fit_one in ((joint.fit_kaplan_nd_sets(sets), joint.fit_kaplan_nd_arrays),
+                               (chinchilla.fit_chinchilla_sets(sets, max_starts=3),
+                                lambda *s: chinchilla.fit_chinchilla_arrays(*s, max_starts=3))):
+        for batched, arrays in zip(one_batch, sets):
+            alone = fit_one(*arrays)
+            assert batched.converged and close(batched.extra["theta"], alone.extra["theta"], 1e-9)
 
 
 # --- batched bootstraps against refitting every resampled frame
