@@ -168,13 +168,29 @@ def configured_jobs(cfg: DictConfig) -> int:
     return jobs_side_by_side(OmegaConf.select(cfg, "hydra.launcher", default=None))
 
 
+# The launch order's time model of a single-thread job's optimizer step: a fixed cost plus FLOPs at a rate,
+# fitted to the default preset's units on the 2-core CPU (2026-12-02; docs/sweeps.md, Launchers): a 2 x 16 step
+# took 47 ms at 2.9e8 FLOPs, a 4 x 96 step 191 ms at 6.9e9. Only the order depends on it, never a result.
+STEP_FIXED_S = 0.041
+STEP_FLOPS_PER_S = 4.6e10
+
+
+def unit_seconds(unit: PlannedUnit) -> float:
+    """Rough seconds a unit's pending training takes in one single-thread job (for the launch order only)."""
+    cost = unit.cost
+    steps = cost.trunk_steps + sum(p.run.cooldown_steps if unit.unit.is_trunk else p.run.steps
+                                   for p in unit.members if not p.done)
+    return steps * STEP_FIXED_S + cost.flops / STEP_FLOPS_PER_S
+
+
 def launch_order(units: List[PlannedUnit], pending: List[int], n_jobs: int) -> List[int]:
     """Plan order when one job runs at a time (small models first: early results). With jobs side by
-    side, longest first by the exact FLOPs left to train (LPT scheduling, Graham 1969), so the sweep does
-    not end with its largest unit training alone while the other workers idle."""
+    side, longest first by estimated time (LPT scheduling, Graham 1969), so the sweep does not end with
+    one unit training alone while the other workers idle. The time counts steps as well as FLOPs: the
+    smallest models' steps cost far more than their FLOPs on a CPU (STEP_FIXED_S)."""
     if n_jobs <= 1:
         return pending
-    return sorted(pending, key=lambda i: -units[i].cost.flops)
+    return sorted(pending, key=lambda i: -unit_seconds(units[i]))
 
 
 def parallel_jobs() -> int:

@@ -19,9 +19,9 @@ def planned(sweep_plan):
 
 def test_default_preset_gives_every_size_five_or_more_decayed_budgets_in_one_trunk(planned):
     runs, units = planned("kaplan_fig1")
-    assert len(runs) == 35 and len(units) == 6 and all(u.unit.is_trunk for u in units)
+    assert len(runs) == 34 and len(units) == 6 and all(u.unit.is_trunk for u in units)
     budgets = Counter((r.gpt.n_layer, r.gpt.d_model) for r in runs)
-    assert sorted(budgets.values()) == [5, 5, 6, 6, 6, 7]
+    assert sorted(budgets.values()) == [5, 5, 6, 6, 6, 6]
     assert {r.config.train.lr_rule for r in runs} == {"calibrated"}
     l_of_n = [r for r in runs if r.grid == "n_grid"]
     largest = {(r.gpt.n_layer, r.gpt.d_model): r.tokens for r in sorted(l_of_n, key=lambda r: r.tokens)}
