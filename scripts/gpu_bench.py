@@ -27,6 +27,8 @@ def parse_args(argv) -> GpuBenchOptions:
                    help="leave out the packed-models table (about 60-90 s on a GPU)")
     p.add_argument("--cache-dir", help="data.cache_dir of the trainer runs and the sweep (default: the config's)")
     a = p.parse_args(argv)
+    if a.cache_dir:  # the sweep runs in --out, where a relative cache folder would be another one
+        a.cache_dir = str(Path(a.cache_dir).absolute())
     if a.tiny:
         return tiny_options(a.out, a.cache_dir, a.skip_packed)
     cache = (f"data.cache_dir={a.cache_dir}",) if a.cache_dir else ()

@@ -139,8 +139,9 @@ def test_tiny_run_on_the_cpu_writes_every_table(tmp_path, data_cache, monkeypatc
     monkeypatch.syspath_prepend(str(SWEEP_SCRIPT.parent))
     import gpu_bench
 
+    monkeypatch.chdir(tmp_path)  # a relative --out, as the documented command gives it
     out = tmp_path / "out"
-    assert gpu_bench.main(["--tiny", "--out", str(out), "--cache-dir", str(data_cache)]) == 0
+    assert gpu_bench.main(["--tiny", "--out", "out", "--cache-dir", str(data_cache)]) == 0
     peak = pd.read_parquet(out / "peak.parquet")
     assert peak["size"].tolist() == [64, 128] and (peak["measured_flops_per_s"] > 0).all()
     assert peak["datasheet_flops_per_s"].isna().all()  # a CPU is not in the datasheet table

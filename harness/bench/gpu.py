@@ -175,7 +175,7 @@ def mfu_table(opts: GpuBenchOptions, device: torch.device, measured_peak: float,
 
 def sweep_table(opts: GpuBenchOptions, sweep_script: Path, limit_s: float) -> pd.DataFrame:
     """The sweep of opts.sweep_args end to end, stopped at `limit_s`: wall time, runs finished, their training time."""
-    results = opts.out / SWEEP_RESULTS
+    results = (opts.out / SWEEP_RESULTS).absolute()  # the sweep runs in opts.out: a relative path would nest
     argv = [sys.executable, str(sweep_script), f"sweep.results_dir={results}", *opts.sweep_args]
     ran = run_with_limit(argv, limit_s, opts.out / f"{SWEEP_RESULTS}.log", opts.out)
     plans = sorted((results / "plans").glob("*.json"))
