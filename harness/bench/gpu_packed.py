@@ -6,8 +6,8 @@ shape, rounds of every k for both contenders, the order reversed every other rou
 at a barrier of all workers and the parent and ends at another, so no two overlap: 'separate k' steps the
 Trainer (harness.bench.pack.stepper, one run) in workers 0..k-1 at once, 'packed k' steps a PackedTrainer of k
 seeds in worker 0 alone. A measurement's tokens/s is its workers' tokens over the window from the first start
-to the last end (harness/bench/threads.py's rule). Past the time limit the parent starts no further round
-(each shape keeps its first), so the table's time is bounded however slow the device.
+to the last end (harness/bench/threads.py's rule). Past the time limit the parent skips every further round
+but each shape's first, so the table's time is bounded however slow the device.
 """
 
 from __future__ import annotations
@@ -75,7 +75,8 @@ def packed_schedule(shapes: int, sizes: Sequence[int], rounds: int) -> list:
     """(shape, round, contender, k) in measurement order: per shape, rounds of separate and packed for every k,
     every other round reversed."""
     order = [(contender, k) for k in sizes for contender in ("separate", "packed")]
-    return [(s, r, c, k) for s in range(shapes) for r in range(rounds) for c, k in (order if r % 2 == 0 else order[::-1])]
+    return [(s, r, c, k) for s in range(shapes) for r in range(rounds)
+            for c, k in (order if r % 2 == 0 else order[::-1])]
 
 
 def takes_part(worker: int, contender: str, k: int) -> bool:
@@ -84,7 +85,7 @@ def takes_part(worker: int, contender: str, k: int) -> bool:
 
 
 def _worker(index: int, runs: List[ResolvedRun], device: str, schedule: list, threads: int, opts: PackedOptions,
-            barrier, stop, results) -> None:
+            barrier, skip, results) -> None:
     torch.set_num_threads(threads)
     where = torch.device(device)
     # From the cache the parent filled: token arrays passed as arguments would make each start wait for the
@@ -100,9 +101,7 @@ def _worker(index: int, runs: List[ResolvedRun], device: str, schedule: list, th
                 built[(shape, members)] = stepper(runs[shape], members, data, Path(tmp), where)
                 timed_seconds(built[(shape, members)], opts.warmup_steps, where)
             barrier.wait(timeout=BARRIER_TIMEOUT_S)
-            if stop.value:
-                return
-            if mine:
+            if mine and not skip.value:  # the parent sets it before this barrier and changes it after the next
                 step, start, steps = built[(shape, members)], time.time(), 0
                 while steps < MIN_STEPS or time.time() - start < opts.window_s:
                     step()
@@ -136,25 +135,24 @@ def measure_packed(runs: List[ResolvedRun], device: torch.device, opts: PackedOp
     sizes = sorted(set(opts.sizes) | {1})
     schedule, workers = packed_schedule(len(runs), sizes, opts.rounds), max(sizes)
     ctx = mp.get_context("spawn")  # a forked child would inherit the parent's CUDA state
-    barrier, stop, results = ctx.Barrier(workers + 1), ctx.Value("b", 0), ctx.Queue()
+    barrier, skip, results = ctx.Barrier(workers + 1), ctx.Value("b", 0), ctx.Queue()
     each = threads_for(threads, workers)  # the CPU shared evenly by every worker alive
     children = [ctx.Process(target=_worker, daemon=True, args=(w, runs, str(device), schedule, each, opts, barrier,
-                                                               stop, results)) for w in range(workers)]
-    measured, done = 0, threading.Event()
+                                                               skip, results)) for w in range(workers)]
+    measured, done = [], threading.Event()
     watchdog = threading.Thread(target=_watch, args=(children, barrier, done), daemon=True)
     try:
         for child in children:
             child.start()
         watchdog.start()
         for i, (shape, r, _, _) in enumerate(schedule):
-            if r > 0 and schedule[i - 1][:2] != (shape, r) and time.monotonic() - start > opts.limit_s:
-                stop.value = 1  # set before the barrier, read by every worker after it
+            if i == 0 or schedule[i - 1][:2] != (shape, r):  # a round begins: past the limit, skip all of it
+                skip.value = int(r > 0 and time.monotonic() - start > opts.limit_s)
             _wait(barrier, children)
-            if stop.value:
-                break
             _wait(barrier, children)
-            measured += 1
-        expected = sum(sum(takes_part(w, c, k) for w in range(workers)) for _, _, c, k in schedule[:measured])
+            if not skip.value:
+                measured.append(i)
+        expected = sum(takes_part(w, schedule[i][2], schedule[i][3]) for i in measured for w in range(workers))
         got = [results.get(timeout=BARRIER_TIMEOUT_S) for _ in range(expected)]
         for child in children:
             child.join(timeout=EXIT_WAIT_S)
