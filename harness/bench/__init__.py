@@ -15,6 +15,7 @@
     noise.py       test-loss noise of one run against the paired difference of two (scripts/noise.py)
     report.py      markdown + parquet
     run.py         run_benchmark(BenchOptions): all of the above in one process
-    gpu.py         the GPU measurement of scripts/gpu_bench.py: peak, trainer MFU, the default sweep (gpu_report.py
-                   writes it; limited.py runs the sweep with a time limit; datasheet.py: datasheet peaks of GPUs)
+    gpu.py         the GPU measurement of scripts/gpu_bench.py: peak, trainer MFU, packed tiny models against one
+                   process per model (gpu_packed.py), the default sweep (gpu_report.py writes it; limited.py runs
+                   the sweep with a time limit; datasheet.py: datasheet peaks of GPUs)
 """

@@ -3,7 +3,8 @@
     peak           the measured bf16 matmul peak (large squares) beside the device's datasheet peak
     mfu            the trainer's tokens/s and MFU at 8 x 512 and GPT-2 small's 12 x 768 (context 1024, bf16
                    autocast), eager and under torch.compile, against both peaks
-    packed         TODO: packed tiny models against one process per model (packed_table)
+    packed         k tiny models packed in one process against k processes of one model each, k = 1 ... 16
+                   (gpu_packed.py)
     default_sweep  the default preset (`python scripts/sweep.py`) end to end on the device, within a time limit,
                    beside its CPU time
 
@@ -28,6 +29,7 @@ import torch
 from configs.data import DataConfig
 from harness import store
 from harness.bench.datasheet import DatasheetPeak, datasheet_peak
+from harness.bench.gpu_packed import PackedOptions, packed_table
 from harness.bench.gpu_report import GpuReport
 from harness.bench.limited import run_with_limit
 from harness.bench.machine import GPU_PEAK_SIZES, PEAK_MIN_TIME_S, PEAK_TRIALS, peak_dtype_for, processor_name
@@ -83,18 +85,23 @@ class GpuBenchOptions:
     budget_s: float = BUDGET_S
     threads: int = 0
     """torch CPU threads of this process; 0 leaves torch's default."""
+    packed: PackedOptions = PackedOptions()
     skip_packed: bool = False
+    """Leave out the packed table."""
 
 
 def tiny_options(out: Path, cache_dir: Optional[str], skip_packed: bool) -> GpuBenchOptions:
     """Every stage on the CPU in seconds: tiny matmuls, one tiny shape (the 2 x 32 that tests/test_harness_compile.py
-    compiles too, so the suite's inductor cache serves both), two smoke runs of 8 steps."""
+    compiles too, so the suite's inductor cache serves both), packs of 1 and 2 of one 1 x 16 shape against 1 and
+    2 processes (one round), two smoke runs of 8 steps."""
     cache = (f"data.cache_dir={cache_dir}",) if cache_dir else ()
     return GpuBenchOptions(
         out=out, device="cpu", peak_sizes=(64, 128), shapes=((2, 32),), n_ctx=64, d_head=16, batch_size=8, warmup_steps=1,
         blocks=2, block_steps=2, overrides=(*SMOKE_DATA, *cache),
         sweep_args=("sweep=smoke", "model.d_model=16", "model.n_layer=1,2", "train.tokens=4096", "train.threads=1",
                     "sweep.analyze=false", *cache),
+        # limit 0: the second round is skipped, as on a device that ran past the table's limit
+        packed=PackedOptions(shapes=((1, 16),), sizes=(1, 2), window_s=0.2, warmup_steps=1, limit_s=0.0),
         cpu_sweep_s=math.nan, threads=1, skip_packed=skip_packed)  # 1 thread: a shared 2-core CPU stays steady
 
 
@@ -167,22 +174,9 @@ def mfu_table(opts: GpuBenchOptions, device: torch.device, measured_peak: float,
     return pd.DataFrame(rows)
 
 
-PACKED_TODO = ("the packed-models table is not built yet: it waits for the packed trainer (TODO in "
-               "harness/bench/gpu.py, packed_table); run with --skip-packed until then")
-
-
-def packed_table(opts: GpuBenchOptions, device: torch.device, measured_peak: float) -> pd.DataFrame:
-    """TODO(packed trainer): k tiny models (the smoke and kaplan_fig1 shapes) trained together by the packed
-    trainer in one process, against k processes of one model each on the same device (the processes table of
-    scripts/bench.py, harness.bench.threads.compare_processes): total tokens/s and MFU for k = 1, 2, 4, 8.
-
-    This is the one place the table is added; until then it stops the measurement, naming --skip-packed."""
-    raise NotImplementedError(PACKED_TODO)
-
-
 def sweep_table(opts: GpuBenchOptions, sweep_script: Path, limit_s: float) -> pd.DataFrame:
     """The sweep of opts.sweep_args end to end, stopped at `limit_s`: wall time, runs finished, their training time."""
-    results = opts.out / SWEEP_RESULTS
+    results = (opts.out / SWEEP_RESULTS).absolute()  # the sweep runs in opts.out: a relative path would nest
     argv = [sys.executable, str(sweep_script), f"sweep.results_dir={results}", *opts.sweep_args]
     ran = run_with_limit(argv, limit_s, opts.out / f"{SWEEP_RESULTS}.log", opts.out)
     plans = sorted((results / "plans").glob("*.json"))
@@ -215,15 +209,15 @@ def _measure(opts: GpuBenchOptions, sweep_script: Path, command: str) -> str:
         raise FileExistsError(f"{opts.out / SWEEP_RESULTS} exists: remove it or give another --out")
     name = device_name(device)
     sheet = datasheet_peak(name) if device.type == "cuda" else None
-    report = GpuReport(opts.out, command, device, name, sheet)
+    report = GpuReport(opts.out, command, device, name, sheet, packed_skipped=opts.skip_packed)
     peaks = report.add("peak", peak_table(device, opts.peak_sizes, sheet))
     measured_peak = float(peaks["measured_flops_per_s"].max())
-    if not opts.skip_packed:
-        report.add("packed", packed_table(opts, device, measured_peak))
     cache: dict = {}
     with tempfile.TemporaryDirectory() as work:
         report.note_data_seconds(prepare_data_timed(trainer_run(opts, *opts.shapes[0], "none").config.data, cache))
         report.add("mfu", mfu_table(opts, device, measured_peak, sheet, cache, Path(work)))
+    if not opts.skip_packed:  # on the mfu rows' data (the same default data, prepared once)
+        report.add("packed", packed_table(opts.packed, device, measured_peak, opts.overrides, opts.threads, cache))
     report.add("default_sweep", sweep_table(opts, sweep_script, sweep_limit_s(opts, time.monotonic() - start)))
     return report.write()
 

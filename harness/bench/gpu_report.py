@@ -16,7 +16,8 @@ from harness.bench.report import markdown_table
 MARKDOWN_NAME = "gpu_bench.md"
 TITLES = {
     "peak": "Dense matmul peak: measured (best of 5 timings per square size) beside the datasheet",
-    "packed": "Packed tiny models against one process per model",
+    "packed": ("k tiny models packed in one process against k processes of one model each: total tokens/s, the "
+               "ratio (median of the rounds', with min and max), and each against one process of one model"),
     "mfu": ("The trainer's step (Trainer._step) at each shape, eager and compiled: tokens/s and MFU by the exact "
             "count, against the measured and the datasheet peak"),
     "default_sweep": "The default preset end to end on this device, within a time limit, beside its CPU time",
@@ -30,14 +31,18 @@ SHOWN = {
             "compile": "compile", "warmup_s": "warm-up s", "ms_per_step": "ms/step", "tokens_per_s": "tokens/s",
             "tflops": "TFLOP/s", "mfu_measured_peak": "MFU (measured peak)",
             "mfu_datasheet_peak": "MFU (datasheet peak)", "max_memory_gib": "max GiB"},
+    "packed": {"shape": "shape", "params_non_embedding": "N", "n_ctx": "ctx", "batch_size": "batch", "models": "k",
+               "rounds": "rounds", "separate_tokens_per_s": "k processes, tokens/s",
+               "packed_tokens_per_s": "pack of k, tokens/s", "packed_over_separate": "packed / separate",
+               "ratio_min": "min", "ratio_max": "max", "separate_over_one_model": "k processes / one model",
+               "packed_over_one_model": "pack / one model", "packed_mfu_measured_peak": "pack MFU (measured peak)"},
     "default_sweep": {"command": "command", "limit_s": "limit s", "wall_s": "wall s", "timed_out": "stopped at limit",
                       "exit_status": "exit status", "runs_planned": "runs planned", "runs_finished": "runs finished",
                       "sum_run_wall_time_s": "Σ run wall_time_s", "cpu_s": "2-core CPU s",
                       "cpu_over_device": "CPU / this device"},
 }
 TERA = 1e12
-PACKED_SKIPPED = ("Packed tiny models against one process per model: not measured (`--skip-packed`); the table "
-                  "waits for the packed trainer (TODO: `packed_table` in harness/bench/gpu.py).")
+PACKED_SKIPPED = "Packed tiny models against one process per model: not measured (`--skip-packed`)."
 
 
 def shown(name: str, frame: pd.DataFrame) -> pd.DataFrame:
@@ -56,8 +61,10 @@ def shown(name: str, frame: pd.DataFrame) -> pd.DataFrame:
 class GpuReport:
     """The tables measured so far, written out after each one."""
 
-    def __init__(self, out: Path, command: str, device: torch.device, name: str, sheet: Optional[DatasheetPeak]):
+    def __init__(self, out: Path, command: str, device: torch.device, name: str, sheet: Optional[DatasheetPeak],
+                 packed_skipped: bool = False):
         self.out, self.command, self.device, self.name, self.sheet = out, command, device, name, sheet
+        self.packed_skipped = packed_skipped
         self.tables: Dict[str, pd.DataFrame] = {}
         self.data_s = math.nan
         out.mkdir(parents=True, exist_ok=True)
@@ -88,7 +95,7 @@ class GpuReport:
                  self.header(), ""]
         for name, frame in self.tables.items():
             parts += [f"## {TITLES[name]}", "", markdown_table(shown(name, frame)), ""]
-        if "packed" not in self.tables:
+        if self.packed_skipped:
             parts += [PACKED_SKIPPED, ""]
         return "\n".join(parts)
 

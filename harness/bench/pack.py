@@ -47,12 +47,14 @@ def with_seed(run: ResolvedRun, seed: int) -> ResolvedRun:
     return dataclasses.replace(run, config=dataclasses.replace(run.config, train=train))
 
 
-def stepper(run: ResolvedRun, members: int, data: PreparedData, folder: Path):
-    """One call = one training step of one run (members 0) or of a pack of `members` runs (seeds 0..M-1)."""
+def stepper(run: ResolvedRun, members: int, data: PreparedData, folder: Path,
+            device: torch.device = torch.device("cpu")):
+    """One call = one training step on `device` of one run (members 0) or of a pack of `members` runs (seeds
+    0..M-1)."""
     if members == 0:
-        return trainer_stepper(Trainer(run, data, torch.device("cpu"), folder / "alone.pt"))
+        return trainer_stepper(Trainer(run, data, device, folder / "alone.pt"))
     runs = [with_seed(run, s) for s in range(members)]
-    trainer = PackedTrainer(runs, data, torch.device("cpu"), [folder / f"m{s}.pt" for s in range(members)])
+    trainer = PackedTrainer(runs, data, device, [folder / f"m{s}.pt" for s in range(members)])
     counter = iter(range(10**12))
     return lambda: trainer._step(next(counter) % run.steps)
 
