@@ -104,6 +104,6 @@ def test_the_dry_run_prints_the_gpu_estimate_offline(tmp_path):
                            f"sweep.results_dir={tmp_path / 'r'}"], cwd=tmp_path, env=env, text=True,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=300)
     assert done.returncode == 0, done.stdout[-3000:]
-    assert ("72 runs, 72 to train, in 9 units: 2.76e+18 exact training FLOPs (0.60x of 4.58e+18 as separate runs), "
+    assert ("72 runs, 72 to train, in 9 units (0 packs): 2.76e+18 exact training FLOPs (0.60x of 4.58e+18 as separate runs), "
             "estimated 1h56m (at 40% of a stated 989.4 TFLOP/s peak, one process)") in done.stdout
     assert list(tmp_path.iterdir()) == []

@@ -32,7 +32,7 @@ VARIANT_PRESET = "kaplan_fig1"
 # early left the other running alone (the old per-process sum reported 1.38x on 6 x 128 where these
 # windows measure 1.16-1.18x). The barrier releases them within ~0.1 ms (start_spread_s).
 SIDE_BY_SIDE_S = 3.0
-VARIANT_SHAPES = ((4, 128), (2, 32))  # (n_layer, d_model): batch 16, n_ctx 128, vocab 1024 in kaplan_fig1
+VARIANT_SHAPES = ((4, 96), (2, 32))  # (n_layer, d_model): batch 16, n_ctx 128, vocab 1024 in kaplan_fig1
 
 
 @dataclass
