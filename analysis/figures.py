@@ -17,7 +17,8 @@ def _figure1(analysis: Analysis, out_dir: Path):
     l_of_n, l_of_d = analysis.fits["L(N)"], analysis.fits["L(D)"]
     if frontier is None and "x" not in l_of_n.extra and "x" not in l_of_d.extra:
         return None, "no learning curves, d_grid or n_grid runs"
-    return plot_figure1(analysis.curves, frontier, l_of_d, l_of_n, out_dir), None
+    points = final.extra.get("points") if final is not None else None
+    return plot_figure1(analysis.curves, frontier, l_of_d, l_of_n, out_dir, points), None
 
 
 def _isoflop(analysis: Analysis, out_dir: Path):

@@ -14,7 +14,8 @@ from analysis.plotting import fit_line, loglog, mark_empty, new_figure, save_fig
 from analysis.result import FitResult
 
 
-def _panel_compute(ax, fig, curves: pd.DataFrame, frontier: FitResult | None) -> None:
+def _panel_compute(ax, fig, curves: pd.DataFrame, frontier: FitResult | None,
+                   points: pd.DataFrame | None = None) -> None:
     if frontier is None or curves.empty:
         return mark_empty(ax, "no learning curves with this compute column")
     column = frontier.extra.get("compute", "compute_6n")
@@ -25,14 +26,14 @@ def _panel_compute(ax, fig, curves: pd.DataFrame, frontier: FitResult | None) ->
     for _, curve in usable.groupby("run_id"):
         colour = plt.cm.viridis(norm(curve["params_non_embedding"].iloc[0]))
         ax.plot(curve[column], curve["test_loss"], color=colour, alpha=0.6, lw=0.8)
-    points = frontier.extra.get("points")
-    if points is not None and not points.empty:  # a final-point frontier: the fully decayed end of every budget
+    fitted_on_points = frontier.extra.get("points") is not None
+    if points is not None and not points.empty:  # the fully decayed end of every budget
         ax.scatter(points["C"], points["loss"], c=plt.cm.viridis(norm(points["N"])), s=14, edgecolors="black",
                    linewidths=0.4, zorder=3)
     fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap="viridis"), ax=ax, label="non-embedding params N")
     label = f"L = (C_min/{frontier.params['C_c']:.2e})^-{frontier.params['alpha_C']:.4f}" if frontier.ok else ""
     # the fit holds over the compute it was fitted on: the final points' where there are, else the curves'
-    low, high = ((points["C"].min(), points["C"].max()) if points is not None and not points.empty
+    low, high = ((points["C"].min(), points["C"].max()) if fitted_on_points and points is not None and not points.empty
                  else (usable[column].min(), usable[column].max()))
     fit_line(ax, frontier, low, high, label)
     loglog(ax, f"compute ({column}, FLOPs)")
@@ -50,10 +51,11 @@ def _panel_points(ax, fit: FitResult, symbol: str, xlabel: str) -> None:
 
 
 def plot_figure1(curves: pd.DataFrame, frontier: FitResult | None, l_of_d: FitResult, l_of_n: FitResult,
-                 out_dir: Path) -> Path:
-    """Three panels: learning curves vs compute with the frontier, L(D), L(N) (Kaplan 2020 Fig. 1)."""
+                 out_dir: Path, final_points: pd.DataFrame | None = None) -> Path:
+    """Three panels: learning curves vs compute with the frontier (and the runs' final points), L(D), L(N)
+    (Kaplan 2020 Fig. 1)."""
     fig, (ax_c, ax_d, ax_n) = new_figure(3)
-    _panel_compute(ax_c, fig, curves, frontier)
+    _panel_compute(ax_c, fig, curves, frontier, final_points)
     _panel_points(ax_d, l_of_d, "D", "dataset size D (tokens)")
     _panel_points(ax_n, l_of_n, "N", "non-embedding parameters N")
     return save_figure(fig, out_dir, "figure1_scaling")
