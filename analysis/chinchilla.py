@@ -9,8 +9,8 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 
-from analysis.batchfit import MAX_ITERATIONS, BatchResult, minimize_batch, padded
-from analysis.joint import check_joint, fit_joint_with_bootstrap
+from analysis.batchfit import MAX_ITERATIONS, BatchResult, minimize_batch
+from analysis.joint import fit_joint_with_bootstrap, fit_sets
 from analysis.published import CHINCHILLA_HUBER_DELTA
 from analysis.result import FitResult, dof_diagnostics, floor_diagnostics, multistart_best, r2_log
 
@@ -122,23 +122,13 @@ def fit_chinchilla_sets(sets: list[tuple], *, starts=None, max_starts: int = DEF
                         delta: float = CHINCHILLA_HUBER_DELTA) -> list[FitResult]:
     """fit_chinchilla_arrays on each (N, D, loss) of `sets`, the starts of all of them minimised in one batch
     (each set padded to the longest, so give sets of similar sizes); `starts` for every set, or the grid's."""
-    name = "L(N,D) Chinchilla"
-    sets = [tuple(np.asarray(v, float) for v in s) for s in sets]
-    results = [FitResult.failed(name, problem, CHINCHILLA_KEYS, len(s[2])) if problem else None
-               for s, problem in ((s, check_joint(name, *s)) for s in sets)]
-    todo = [i for i, r in enumerate(results) if r is None]
-    if not todo:
-        return results
-    logs = [tuple(np.log(v) for v in sets[i]) for i in todo]
-    set_starts = [_grid_starts(*ln, delta, max_starts) if starts is None else np.atleast_2d(starts) for ln in logs]
-    ln_n, ln_d, ln_l, weight = padded(logs)
-    data_of = np.repeat(np.arange(len(todo)), [len(s) for s in set_starts])
-    batch = _minimise(ln_n, ln_d, ln_l, weight, np.concatenate(set_starts), delta, data_of)
-    for k, i in enumerate(todo):
-        mine = data_of == k
-        results[i] = _result(name, *sets[i], set_starts[k], *(a[mine] for a in (
-            batch.x, batch.fun, batch.converged, batch.n_iter)))
-    return results
+    def starts_of(*logs):
+        return _grid_starts(*logs, delta, max_starts) if starts is None else np.atleast_2d(starts)
+
+    def minimise(ln_n, ln_d, ln_l, weight, all_starts, data_of):
+        return _minimise(ln_n, ln_d, ln_l, weight, all_starts, delta, data_of)
+
+    return fit_sets("L(N,D) Chinchilla", CHINCHILLA_KEYS, sets, starts_of, minimise, _result)
 
 
 def _result(name, n, d, loss, starts, x, fun, converged, n_iter) -> FitResult:

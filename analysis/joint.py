@@ -73,26 +73,37 @@ def fit_kaplan_nd_arrays(n, d, loss, starts=None) -> FitResult:
     return fit_kaplan_nd_sets([(n, d, loss)], starts)[0]
 
 
-def fit_kaplan_nd_sets(sets: list[tuple], starts=None) -> list[FitResult]:
-    """fit_kaplan_nd_arrays on each (N, D, loss) of `sets`, the starts of all of them minimised in one batch
-    (each set padded to the longest, so give sets of similar sizes)."""
-    name = "L(N,D) Kaplan eq. 1.5"
+def fit_sets(name: str, keys: list, sets: list[tuple], starts_of: Callable, minimise: Callable,
+             result_of: Callable) -> list[FitResult]:
+    """A joint L(N, D) form fitted on each (N, D, loss) of `sets`, the starts of all of them minimised in one
+    batch: starts_of(ln N, ln D, ln L) gives a set's starts, minimise(ln N, ln D, ln L, weight, starts, set of
+    each start) the batch's BatchResult, result_of(name, n, d, loss, starts, x, fun, converged, n_iter) a set's
+    FitResult. A set that check_joint refuses gets a failed result saying why."""
     sets = [tuple(np.asarray(v, float) for v in s) for s in sets]
-    results = [FitResult.failed(name, problem, KAPLAN_ND_KEYS, len(s[2])) if problem else None
+    results = [FitResult.failed(name, problem, keys, len(s[2])) if problem else None
                for s, problem in ((s, check_joint(name, *s)) for s in sets)]
     todo = [i for i, r in enumerate(results) if r is None]
     if not todo:
         return results
     logs = [tuple(np.log(v) for v in sets[i]) for i in todo]
-    set_starts = [np.array(list(_grid_starts(*ln))) if starts is None else np.atleast_2d(starts) for ln in logs]
+    set_starts = [starts_of(*ln) for ln in logs]
     ln_n, ln_d, ln_l, weight = padded(logs)
     data_of = np.repeat(np.arange(len(todo)), [len(s) for s in set_starts])
-    batch = _minimise(ln_n, ln_d, ln_l, weight, np.concatenate(set_starts), data_of)
+    batch = minimise(ln_n, ln_d, ln_l, weight, np.concatenate(set_starts), data_of)
     for k, i in enumerate(todo):
         mine = data_of == k
-        results[i] = _result(name, *sets[i], set_starts[k], *(a[mine] for a in (
+        results[i] = result_of(name, *sets[i], set_starts[k], *(a[mine] for a in (
             batch.x, batch.fun, batch.converged, batch.n_iter)))
     return results
+
+
+def fit_kaplan_nd_sets(sets: list[tuple], starts=None) -> list[FitResult]:
+    """fit_kaplan_nd_arrays on each (N, D, loss) of `sets`, the starts of all of them minimised in one batch
+    (each set padded to the longest, so give sets of similar sizes)."""
+    def starts_of(*logs):
+        return np.array(list(_grid_starts(*logs))) if starts is None else np.atleast_2d(starts)
+
+    return fit_sets("L(N,D) Kaplan eq. 1.5", KAPLAN_ND_KEYS, sets, starts_of, _minimise, _result)
 
 
 def _result(name, n, d, loss, starts, x, fun, converged, n_iter) -> FitResult:
