@@ -66,7 +66,7 @@ def test_benchmark_runs_the_candidate_changes_and_reads_a_finished_sweep(tmp_pat
     assert pd.read_parquet(tmp_path / "bench" / "sweep_runs.parquet")["tokens_per_s"].tolist() == pytest.approx(
         [32768 / 30.0, 32768 / 50.0])
     variants = pd.read_parquet(tmp_path / "bench" / "variants.parquet")
-    assert variants["shape"].unique().tolist() == ["L4 d128 ctx128 b16 V384", "L2 d32 ctx128 b16 V384"]
+    assert variants["shape"].unique().tolist() == ["L4 d96 ctx128 b16 V384", "L2 d32 ctx128 b16 V384"]
     assert (variants["tokens_per_s"] > 0).all()
     assert "Candidate trainer changes" in text and "Finished sweep" in text
 

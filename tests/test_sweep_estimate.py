@@ -26,7 +26,7 @@ def test_the_plan_prints_its_estimate_for_the_stated_peak_and_utilisation(sweep_
     basis = estimate_basis(cfg.sweep.estimate_peak_flops, cfg.sweep.estimate_mfu)
     assert (basis.peak_flops_per_s, basis.mfu, basis.measured) == (1e9, 0.1, False)
     last = format_plan(plan, basis).splitlines()[-1]
-    assert last == ("1 runs, 1 to train, in 1 units: 3.44e+09 exact training FLOPs (1.00x of 3.44e+09 as separate "
+    assert last == ("1 runs, 1 to train, in 1 units (0 packs): 3.44e+09 exact training FLOPs (1.00x of 3.44e+09 as separate "
                     "runs), estimated 34s (at 10% of a stated 1 GFLOP/s peak, one process)")
     assert basis.peak_words == "a stated peak of 1 GFLOP/s"
     h100 = EstimateBasis(989.4e12, 0.4, measured=False)

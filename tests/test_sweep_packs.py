@@ -7,7 +7,7 @@ from configs.errors import ConfigError
 from configs.sweep import SweepConfig
 from harness.data import prepare_data
 from harness.packing import pack_key, split_evenly, why_not_packable
-from harness.plan import format_plan, plan_units
+from harness.plan import estimate_basis, format_plan, plan_units
 from harness.trunks import group_units
 
 SEEDS = "sweep.seeds=[0,1,2]"
@@ -35,8 +35,8 @@ def test_pack_false_plans_one_unit_per_run(sweep_plan):
 
 
 def test_learning_rate_points_of_one_shape_pack_and_other_shapes_do_not(sweep_plan):
-    _, units = _units(sweep_plan, "train.tokens=32768", "train.lr_rule=fixed", "train.lr=1e-3,2e-3,4e-3",
-                      "model.n_ctx=32,64")
+    _, units = _units(sweep_plan, "train.tokens=32768", "train.schedule=cosine", "train.lr_rule=fixed",
+                      "train.lr=1e-3,2e-3,4e-3", "model.n_ctx=32,64")
     assert [len(u.unit.runs) for u in units] == [3, 3]
     for u in units:
         assert len({r.gpt.n_ctx for r in u.unit.runs}) == 1
@@ -92,7 +92,7 @@ def test_wsd_runs_of_one_budget_pack_and_trunks_of_several_do_not(sweep_plan):
 
 def test_the_dry_run_plan_shows_each_pack(sweep_plan):
     _, plan, _ = sweep_plan("sweep=smoke", SEEDS)
-    text = format_plan(plan, 1e11)
+    text = format_plan(plan, estimate_basis(1e11, 0.4))
     assert text.count("pack of 3 runs") == 6
     assert "pack of 3 runs L1 d16 (#0 #1 #2): seeds [0, 1, 2]" in text
     assert "in 6 units (6 packs)" in text
