@@ -47,12 +47,12 @@ def analyze(results_dir: str | os.PathLike, options: AnalysisOptions | None = No
         raise NoRunsError(f"results_dir={str(results_dir)!r}: no run files under {results_dir / 'runs'}; "
                           "expected runs/<run_id>.parquet written by harness.store.write_run")
     out_dir = results_dir / "analysis"
-    calibration = calibrate(runs, (options or AnalysisOptions()).seed)
-    if calibration is not None and len(scan_points(runs)) == len(runs):  # an lr_sweep folder: no scaling laws
+    if len(scan_points(runs)) == len(runs):  # an lr_sweep folder: its calibration, no scaling laws
+        calibration = calibrate(runs, (options or AnalysisOptions()).seed)
         report, pngs = build_calibration_report(calibration, runs, out_dir)
         md, page, tables = write_report(report, out_dir, f"scalinglab calibration of {results_dir}")
         return AnalysisOutputs(md, page, pngs, tables, [])
-    analysis = run_analysis(runs, curves_frame(read), options)
+    analysis = run_analysis(runs, curves_frame(read), options)  # calibrates a mixed folder's rate scans, once
     analysis.unreadable = unreadable
     figures, skipped = make_figures(analysis, out_dir)
     report = build_report(analysis, figures, skipped)

@@ -4,7 +4,6 @@ from __future__ import annotations
 import functools
 import itertools
 import math
-from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -12,7 +11,7 @@ import pandas as pd
 from analysis.batchfit import MAX_ITERATIONS, BatchResult, minimize_batch
 from analysis.joint import fit_joint_with_bootstrap, fit_sets
 from analysis.published import CHINCHILLA_HUBER_DELTA
-from analysis.result import FitResult, dof_diagnostics, floor_diagnostics, multistart_best, r2_log
+from analysis.result import FitResult, batch_best, dof_diagnostics, floor_diagnostics, r2_log
 
 CHINCHILLA_KEYS = ["E", "A", "B", "alpha", "beta", "a_from_fit", "b_from_fit"]
 # Init grid of Hoffmann 2022 app. D.2: α, β ∈ {0, .5, .., 2}, e ∈ {-1, -.5, .., 1}, a, b ∈ {0, 5, .., 25}
@@ -133,9 +132,7 @@ def fit_chinchilla_sets(sets: list[tuple], *, starts=None, max_starts: int = DEF
 
 def _result(name, n, d, loss, starts, x, fun, converged, n_iter) -> FitResult:
     """The FitResult of one set's minimised starts: the best kept, with the multi-start notes."""
-    fits = [(cost, SimpleNamespace(x=theta), start) for cost, theta, start in zip(fun, x, starts)]
-    _, diagnostics = multistart_best(fits, exponent_slice=slice(3, 5))
-    best = int(np.argmin(fun))  # the start multistart_best keeps: the first of the lowest cost
+    best, diagnostics = batch_best(starts, x, fun, exponent_slice=slice(3, 5))
     theta = x[best]
     params = {k: float(v) for k, v in _params(theta).items()}
     if not all(map(math.isfinite, params.values())) or max(theta[3], theta[4]) > RUNAWAY_EXPONENT:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import math
-from types import SimpleNamespace
 from typing import Callable
 
 import numpy as np
@@ -10,7 +9,7 @@ import pandas as pd
 
 from analysis.batchfit import BatchResult, least_squares_terms, minimize_batch, padded
 from analysis.bootstrap import attach_batch_bootstrap
-from analysis.result import MIN_DISTINCT_X, FitResult, check_points, dof_diagnostics, multistart_best, r2_log
+from analysis.result import MIN_DISTINCT_X, FitResult, batch_best, check_points, dof_diagnostics, r2_log
 
 KAPLAN_ND_KEYS = ["alpha_N", "alpha_D", "N_c", "D_c"]
 EXPONENT_STARTS = (0.05, 0.1, 0.2, 0.4)  # init grid for α_N and α_D (Kaplan 2020 finds 0.076, 0.103)
@@ -108,9 +107,7 @@ def fit_kaplan_nd_sets(sets: list[tuple], starts=None) -> list[FitResult]:
 
 def _result(name, n, d, loss, starts, x, fun, converged, n_iter) -> FitResult:
     """The FitResult of one set's minimised starts: the best kept, with the multi-start notes."""
-    fits = [(cost, SimpleNamespace(x=theta), start) for cost, theta, start in zip(fun, x, starts)]
-    _, diagnostics = multistart_best(fits, exponent_slice=slice(0, 2))
-    best = int(np.argmin(fun))  # the start multistart_best keeps: the first of the lowest cost
+    best, diagnostics = batch_best(starts, x, fun, exponent_slice=slice(0, 2))
     theta = x[best]
     params = dict(zip(KAPLAN_ND_KEYS, [theta[0], theta[1], math.exp(theta[2]), math.exp(theta[3])]))
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import math
-from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -10,7 +9,7 @@ import pandas as pd
 from analysis.batchfit import BatchResult, least_squares_terms, minimize_batch
 from analysis.bootstrap import attach_batch_bootstrap
 from analysis.data import aggregate_arrays, aggregate_replicates, select_grid
-from analysis.result import FitResult, check_points, dof_diagnostics, floor_diagnostics, multistart_best, r2_log
+from analysis.result import FitResult, batch_best, check_points, dof_diagnostics, floor_diagnostics, r2_log
 
 FLOOR_START_FRACTIONS = (0.0, 0.3, 0.6, 0.8, 0.9, 0.95)  # L∞ starts as fractions of the smallest loss
 FLOOR_LOG_RANGE = 20.0  # L∞ may sit e^-20 below the smallest loss; there it means "no floor"
@@ -67,9 +66,7 @@ def _floor_minimise(points: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> 
 def _fit_floor(lx: np.ndarray, ly: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, bool, list[str]]:
     """Least squares on log L = LSE(e, k - α·lx) from a grid of L∞ starts; best kept."""
     batch, starts = _floor_minimise([(lx, ly, w)]), _floor_starts(lx, ly, w)
-    fits = [(cost, SimpleNamespace(x=x), start) for cost, x, start in zip(batch.fun, batch.x, starts)]
-    _, diagnostics = multistart_best(fits, exponent_slice=slice(1, 2))
-    best = int(np.argmin(batch.fun))  # the start multistart_best keeps: the first of the lowest cost
+    best, diagnostics = batch_best(starts, batch.x, batch.fun, exponent_slice=slice(1, 2))
     theta = batch.x[best]
     diagnostics += floor_diagnostics("L_inf", math.exp(theta[2]), np.exp(ly))
     return theta, bool(batch.converged[best]), diagnostics

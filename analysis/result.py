@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any, Callable
 
 import numpy as np
@@ -108,6 +109,14 @@ def multistart_best(fits: list[tuple[float, Any, np.ndarray]], exponent_slice: s
     if at_initial_values(start, best.x):
         notes.append("fit ended at its initial values")
     return best, notes
+
+
+def batch_best(starts: np.ndarray, x: np.ndarray, fun: np.ndarray, exponent_slice: slice) -> tuple[int, list[str]]:
+    """multistart_best over one set's batched starts (parameters x, costs fun, a row per start): the index of the
+    start it keeps (the first of the lowest cost) and its notes."""
+    fits = [(cost, SimpleNamespace(x=theta), start) for cost, theta, start in zip(fun, x, starts)]
+    _, notes = multistart_best(fits, exponent_slice)
+    return int(np.argmin(fun)), notes
 
 
 def floor_diagnostics(symbol: str, floor: float, loss: np.ndarray) -> list[str]:

@@ -17,16 +17,14 @@ import torch
 
 from harness import claims, store
 from harness.checkpoint import checkpoint_path, load_checkpoint
-from harness.data import PreparedData, prepare_data
-from harness.device import pick_device
+from harness.data import PreparedData
 from harness.failures import run_failed
 from harness.packed import PackedTrainer
-from harness.plan import check_data_fits
 from harness.progress import RunProgress
 from harness.record import curve_frame, run_metadata
 from harness.resolve import ResolvedRun
-from harness.runner import (RunResult, execute, log_derived_values, remove_leftovers_of_killed_writers, set_threads,
-                            shape_label, stale_claim_s, train_checked)
+from harness.runner import (RunResult, execute, log_derived_values, prepare_checked, remove_leftovers_of_killed_writers,
+                            set_threads, shape_label, stale_claim_s, train_checked)
 from harness.trackers import fan_out, open_sinks
 from harness.trainer import TrainOutcome
 from harness.trunk_runner import _done, _skip, execute_trunk
@@ -58,10 +56,7 @@ def _claim_and_train(pending: Sequence[ResolvedRun], parallel_jobs: int, force: 
                      stop_after_step: int | None) -> Dict[str, RunResult]:
     first = pending[0]
     results_dir = Path(first.config.sweep.results_dir)
-    device = pick_device(first.config.train.device)
-    data = prepare_data(first.config.data)
-    for run in pending:  # everything that can reject the config runs before the claims
-        check_data_fits(run, data)
+    device, data = prepare_checked(pending)
     results: Dict[str, RunResult] = {}
     held = {}
     for run in pending:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Optional, Sequence
 
 import torch
 
@@ -55,10 +55,7 @@ def execute(run: ResolvedRun, *, parallel_jobs: int = 1, force: bool = False,
         check_same_data(run, prepare_data(run.config.data), force)
         tidy_finished(run)
         return RunResult(run.run_id, "skipped", path, None)
-    # Everything that can reject the config runs before the claim, so a bad run writes nothing.
-    device = pick_device(run.config.train.device)
-    data = prepare_data(run.config.data)
-    check_data_fits(run, data)
+    device, data = prepare_checked([run])
     claim = claims.try_claim(claims.claim_path(results_dir, run.run_id), stale_claim_s(run))
     if claim is None:
         log.info("%s: claimed by another process, leaving it", shape_label(run))
@@ -76,6 +73,16 @@ def execute(run: ResolvedRun, *, parallel_jobs: int = 1, force: bool = False,
         return RunResult(run.run_id, "busy", None, None)
     finally:
         claims.release(claim)
+
+
+def prepare_checked(runs: Sequence[ResolvedRun]) -> tuple[torch.device, PreparedData]:
+    """The device and data of a unit's runs, each run checked against the data: everything that can reject a
+    config runs before any claim, so a bad run writes nothing."""
+    device = pick_device(runs[0].config.train.device)
+    data = prepare_data(runs[0].config.data)
+    for run in runs:
+        check_data_fits(run, data)
+    return device, data
 
 
 def stale_claim_s(run: ResolvedRun) -> float:

@@ -16,11 +16,10 @@ from configs.errors import ConfigError
 from harness import claims, store
 from harness.checkpoint import checkpoint_path, load_checkpoint
 from harness.data import PreparedData, prepare_data
-from harness.device import pick_device
 from harness.failures import run_failed
-from harness.plan import check_data_fits, check_same_data
+from harness.plan import check_same_data
 from harness.resolve import ResolvedRun
-from harness.runner import (RunResult, remove_leftovers_of_killed_writers, set_threads, shape_label,
+from harness.runner import (RunResult, prepare_checked, remove_leftovers_of_killed_writers, set_threads, shape_label,
                             stale_claim_s, tidy_finished, tidy_leftovers, train_and_record, train_checked)
 from harness.trainer import Segment, Trainer
 from harness.trunks import (TRUNK_CLAIM_PREFIX, kept_steps, missing_forks, state_path,  # noqa: F401 (re-exported)
@@ -58,10 +57,7 @@ def _skip(run: ResolvedRun) -> RunResult:
 def _train_pending(runs, pending, parallel_jobs, force, stop_after_step) -> dict:
     first = pending[0]
     results_dir = Path(first.config.sweep.results_dir)
-    device = pick_device(first.config.train.device)
-    data = prepare_data(first.config.data)
-    for run in pending:  # everything that can reject the config runs before the claim
-        check_data_fits(run, data)
+    device, data = prepare_checked(pending)
     claim = claims.try_claim(trunk_claim_path(results_dir, first.trunk_id), stale_claim_s(first))
     if claim is None:
         log.info("trunk %s: claimed by another process, leaving its %d budgets to it (budgets that process does not "

@@ -13,7 +13,7 @@ from harness.plan import EstimateBasis, format_plan, plan_units
 from harness.plan_file import run_from_json, run_to_json
 from harness.resolve import resolve
 from harness.trainer import Trainer
-from harness import trunk_runner
+from harness import runner
 from harness.trunk_runner import execute_trunk, tidy_finished_trunk, trunk_checkpoint_path
 from harness.trunks import TRUNK_CLAIM_PREFIX
 from harness.trunks import Unit, kept_steps, state_path, trunk_segment_steps, trunk_stretches, unit_cost
@@ -142,7 +142,7 @@ def test_a_budget_another_process_finished_meanwhile_is_not_trained_again(trunk,
     results = tmp_path / "raced"
     run = wsd_run(results, BUDGETS[0])
     finished = trunk["outcomes"][0].path
-    real_prepare = trunk_runner.prepare_data
+    real_prepare = runner.prepare_data  # the data every unit prepares, before its claim
 
     def prepare_while_another_process_finishes(cfg):
         store.runs_dir(results).mkdir(parents=True, exist_ok=True)
@@ -150,7 +150,7 @@ def test_a_budget_another_process_finished_meanwhile_is_not_trained_again(trunk,
         return real_prepare(cfg)
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(trunk_runner, "prepare_data", prepare_while_another_process_finishes)
+        patch.setattr(runner, "prepare_data", prepare_while_another_process_finishes)
         taken = _counting_steps(patch)
         (outcome,) = execute_trunk([run])
     assert (outcome.action, taken) == ("skipped", [])
