@@ -13,6 +13,14 @@ from analysis.optimum import LOCAL_HALF_WIDTH_DECADES, local_minima_arrays, merg
 from analysis.result import MIN_DISTINCT_X, FitResult, r2_log
 
 ISOFLOP_KEYS = ["a", "b"]
+ISOFLOP_GRID = "isoflop"
+"""Grid label of IsoFLOP runs; a design that gives each range of budgets its own sizes (as Hoffmann 2022 chose a
+range of model sizes per budget) names its grids isoflop_<part>, and the profiles read them all."""
+
+
+def isoflop_rows(grid: pd.Series) -> pd.Series:
+    """Which runs belong to an IsoFLOP design, by their grid label."""
+    return (grid == ISOFLOP_GRID) | grid.astype(str).str.startswith(f"{ISOFLOP_GRID}_")
 
 
 def _profile_minimum(budget: float, n: np.ndarray, tokens: np.ndarray, loss: np.ndarray, compute: np.ndarray | None,
@@ -53,7 +61,7 @@ def _budget_groups(runs: pd.DataFrame, loss_col: str, compute: str) -> list[tupl
     """Per compute budget (budgets within BUDGET_RTOL merged), ascending: the budget, its runs' rows in `runs`
     and their (N, tokens, loss, FLOPs or None) arrays."""
     if "grid" in runs:
-        rows = np.flatnonzero(((runs["status"] == "completed") & (runs["grid"] == "isoflop")).to_numpy())
+        rows = np.flatnonzero(((runs["status"] == "completed") & isoflop_rows(runs["grid"])).to_numpy())
     else:  # a points table: every row is a run of the design
         rows = np.arange(len(runs))
     budgets = merge_budgets(runs["compute_budget"].iloc[rows]).to_numpy(float)

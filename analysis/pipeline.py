@@ -14,7 +14,7 @@ from analysis.families import (DEFAULT_EQUIVALENCE_TOLERANCE, compare_families, 
                                family_runs, loss_by_position)
 from analysis.frontier import fit_compute_frontier
 from analysis.frontier_final import fit_final_frontier
-from analysis.isoflop import fit_isoflop
+from analysis.isoflop import fit_isoflop, isoflop_rows
 from analysis.joint import fit_kaplan_nd
 from analysis.lr_calibration import Calibration, calibrate
 from analysis.per_size import fit_l_of_d_per_size
@@ -91,7 +91,7 @@ def _single_fits(runs: pd.DataFrame, options: AnalysisOptions) -> dict[str, FitR
 
 def _has_isoflop(runs: pd.DataFrame) -> bool:
     if "grid" in runs:
-        return bool((runs["grid"] == "isoflop").any())
+        return bool(isoflop_rows(runs["grid"]).any())
     return "compute_budget" in runs and bool(runs["compute_budget"].notna().any())  # a points table's budgets
 
 

@@ -9,6 +9,7 @@ import pandas as pd
 from matplotlib.colors import LogNorm
 
 from analysis.frontier import usable_curves
+from analysis.isoflop import isoflop_rows
 from analysis.optimum import BUDGET_RTOL
 from analysis.plotting import fit_line, loglog, mark_empty, new_figure, save_figure
 from analysis.result import FitResult
@@ -67,7 +68,7 @@ def plot_isoflop(fit: FitResult, runs: pd.DataFrame, out_dir: Path, loss_col: st
     fig, (ax_p, ax_n) = new_figure(2)
     norm = LogNorm(minima["budget"].min(), minima["budget"].max() * 1.0001)
     iso = runs[runs["status"] == "completed"]
-    iso = iso[iso["grid"] == "isoflop"] if "grid" in iso else iso
+    iso = iso[isoflop_rows(iso["grid"])] if "grid" in iso else iso
     for row in minima.itertuples():
         colour = plt.cm.plasma(norm(row.budget))
         group = iso[np.isclose(iso["compute_budget"], row.budget, rtol=BUDGET_RTOL)]

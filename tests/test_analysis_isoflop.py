@@ -40,3 +40,14 @@ def test_isoflop_flags_a_minimum_outside_the_size_grid():
 def test_isoflop_with_too_few_bracketed_budgets_says_so():
     fit = fit_isoflop(isoflop_runs(budgets=(1e15, 1e16)), n_boot=0)
     assert not fit.converged and np.isnan(fit.params["a"]) and "budgets" in fit.message
+
+
+def test_budgets_with_their_own_sizes_in_isoflop_grids_are_read_as_one_design():
+    runs = isoflop_runs()
+    # the two larger budgets as a grid of their own sizes (isoflop_high), the rest of another grid left out
+    split = runs.assign(grid=np.where(runs["compute_budget"] > 1e16, "isoflop_high", "isoflop"))
+    other = runs.assign(grid="n_grid", run_id=runs["run_id"] + "-other", final_test_loss=runs["final_test_loss"] * 2)
+    fit = fit_isoflop(pd.concat([split, other], ignore_index=True), n_boot=0)
+    assert fit.params["a"] == fit_isoflop(runs, n_boot=0).params["a"]
+    assert len(fit.extra["minima"]) == 4
+    assert fit_isoflop(runs.assign(grid="isoflopish"), n_boot=0).n_points == 0  # only isoflop and isoflop_<part>

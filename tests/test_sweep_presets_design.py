@@ -49,5 +49,10 @@ def test_arch_shape_trains_seeds_at_the_two_smaller_sizes_and_calibrated_rates(p
 
 def test_isoflop_is_one_trunk_per_size_with_a_branch_per_budget(planned):
     runs, units = planned("isoflop")
-    assert len(runs) == 18 and len(units) == 6
-    assert all(len(u.unit.runs) == 3 for u in units)
+    assert len(runs) == 24 and len(units) == 6 and all(u.unit.is_trunk for u in units)
+    assert all(len(u.unit.runs) == 4 for u in units)
+    assert sorted({r.compute_budget for r in runs}) == [3e10, 1e11, 3e11, 1e12]  # half-decade steps
+    sizes = sorted({r.params.non_embedding for r in runs})
+    assert (sizes[0], sizes[-1]) == (3312, 233680)  # 1x16 to 3x80
+    for run in runs:  # D = C / (6 N), in whole steps of 16 x 128 tokens
+        assert run.tokens == pytest.approx(run.compute_budget / (6 * run.params.non_embedding), abs=2048)

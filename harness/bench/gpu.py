@@ -53,9 +53,9 @@ WARMUP_STEPS = 5  # untimed: allocator warm-up, cuBLAS heuristics, and the compi
 BLOCKS, BLOCK_STEPS = 3, 10  # timed: 3 blocks of 10 steps (about 0.5 s each for 12 x 768 at 40% MFU of an H100)
 BUDGET_S = 450.0  # the whole measurement, so that one call with start-up and transfers stays under 8 minutes
 SWEEP_LIMIT_S = 240.0  # the default preset's time limit (it gets less when the stages before it ran long)
-# docs/speed.md: `python scripts/sweep.py` took 9 min 25 s (565 s) on a 2-core AMD EPYC VM, torch 2.13.0 CPU,
-# warm data cache, 2026-12-02.
-CPU_DEFAULT_SWEEP_S = 565.0
+# docs/speed.md: `python scripts/sweep.py` took 4 min 51 s (291 s) on a 2-core Intel Xeon VM with nothing else
+# running, torch 2.13.0 CPU, warm data cache, 2026-12-02.
+CPU_DEFAULT_SWEEP_S = 291.0
 SWEEP_RESULTS = "default_sweep"  # the sweep's results folder under the output folder
 SMOKE_DATA = ("data.stdlib_max_files=60", "data.vocab_size=384", "data.test_windows=32")  # the smoke preset's
 
