@@ -47,12 +47,14 @@ def test_arch_shape_trains_seeds_at_the_two_smaller_sizes_and_calibrated_rates(p
     assert {r.config.train.lr_rule for r in runs} == {"calibrated"}
 
 
-def test_isoflop_is_one_trunk_per_size_with_a_branch_per_budget(planned):
+def test_isoflop_is_one_trunk_per_size_with_a_branch_per_budget_across_its_two_grids(planned):
     runs, units = planned("isoflop")
-    assert len(runs) == 24 and len(units) == 6 and all(u.unit.is_trunk for u in units)
-    assert all(len(u.unit.runs) == 4 for u in units)
-    assert sorted({r.compute_budget for r in runs}) == [3e10, 1e11, 3e11, 1e12]  # half-decade steps
-    sizes = sorted({r.params.non_embedding for r in runs})
-    assert (sizes[0], sizes[-1]) == (3312, 233680)  # 1x16 to 3x80
+    assert len(runs) == 29 and len(units) == 7 and all(u.unit.is_trunk for u in units)
+    assert sorted(len(u.unit.runs) for u in units) == [1, 4, 4, 5, 5, 5, 5]  # 4x96 only at 3e12
+    by_grid = {grid: sorted({r.compute_budget for r in runs if r.grid == grid}) for grid in ("isoflop", "isoflop_high")}
+    assert by_grid == {"isoflop": [3e10, 1e11, 3e11, 1e12], "isoflop_high": [3e12]}  # half-decade steps
+    sizes = {grid: sorted({r.params.non_embedding for r in runs if r.grid == grid}) for grid in by_grid}
+    assert (sizes["isoflop"][0], sizes["isoflop"][-1]) == (3312, 233680)  # 1x16 to 3x80
+    assert (sizes["isoflop_high"][0], sizes["isoflop_high"][-1]) == (25472, 447552)  # 2x32 to 4x96
     for run in runs:  # D = C / (6 N), in whole steps of 16 x 128 tokens
         assert run.tokens == pytest.approx(run.compute_budget / (6 * run.params.non_embedding), abs=2048)
