@@ -24,7 +24,7 @@ def _figure1(analysis: Analysis, out_dir: Path):
 def _isoflop(analysis: Analysis, out_dir: Path):
     fit = analysis.isoflops.get("6n")
     if fit is None or fit.extra.get("minima") is None or fit.extra["minima"].empty:
-        return None, "no runs with grid=='isoflop' (or no flops_per_token_6n column)"
+        return None, "no runs with grid 'isoflop' or 'isoflop_<part>' (or no flops_per_token_6n column)"
     return plot_isoflop(fit, analysis.runs, out_dir), None
 
 

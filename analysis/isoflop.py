@@ -87,7 +87,7 @@ def isoflop_minima(runs: pd.DataFrame, loss_col: str = "final_test_loss", comput
 def _fit_isoflop(minima: list[dict]) -> FitResult:
     """N_opt ∝ C^a and D_opt ∝ C^b through the bracketed budget minima (rows of _profile_minimum)."""
     if not minima:
-        return FitResult.failed("IsoFLOP", "no runs with grid=='isoflop'", ISOFLOP_KEYS)
+        return FitResult.failed("IsoFLOP", "no runs with grid 'isoflop' or 'isoflop_<part>'", ISOFLOP_KEYS)
     good = [m for m in minima if m["ok"] and not m["edge"]]
     notes = [f"budget {m['budget']:.3g}: {m['message']}" for m in minima if not m["ok"] or m["edge"]]
     c, n_opt, d_opt = (np.array([m[k] for m in good], float) for k in ("C", "N_opt", "D_opt"))

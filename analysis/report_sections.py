@@ -160,7 +160,7 @@ def _diagnostics(analysis: Analysis) -> list[str]:
 def _isoflop_section(report: Report, analysis: Analysis) -> None:
     fit = analysis.isoflops.get("6n")
     if fit is None or fit.extra.get("minima") is None:
-        return report.text("No IsoFLOP runs (grid=='isoflop'): IsoFLOP profiles skipped.")
+        return report.text("No IsoFLOP runs (grid 'isoflop' or 'isoflop_<part>'): IsoFLOP profiles skipped.")
     minima = fit.extra["minima"].drop(columns=["coeffs"], errors="ignore")
     report.table(minima, "isoflop_minima")
 

@@ -218,12 +218,13 @@ def measure_matmul_flops() -> float:
 def format_plan(plan: List[PlannedRun], basis: EstimateBasis) -> str:
     """The plan as a table: runs, N, D, C, schedule, estimated time, whether each is done; then each trunk's cost."""
     units = plan_units(plan)
-    lines = [f"{'#':>3} {'grid':<10} {'family':<6} {'L':>3} {'d':>4} {'N':>11} {'D':>9} {'C=6ND':>9} {'sched':<12}  "
+    g = max([10] + [len(p.run.grid) for p in plan])  # the grid column fits the longest grid name
+    lines = [f"{'#':>3} {'grid':<{g}} {'family':<6} {'L':>3} {'d':>4} {'N':>11} {'D':>9} {'C=6ND':>9} {'sched':<12}  "
              "status"]
     for i, p in enumerate(plan):
         r = p.run
         sched = f"wsd@{r.fork_step}" if r.trunk_id else "cosine"
-        lines.append(f"{i:>3} {r.grid:<10} {r.gpt.family:<6} {r.gpt.n_layer:>3} {r.gpt.d_model:>4} {r.params.non_embedding:>11,} "
+        lines.append(f"{i:>3} {r.grid:<{g}} {r.gpt.family:<6} {r.gpt.n_layer:>3} {r.gpt.d_model:>4} {r.params.non_embedding:>11,} "
                      f"{r.tokens:>9.2e} {6 * r.params.non_embedding * r.tokens:>9.2e} {sched:<12}  "
                      f"{'done' if p.done else 'pending'}")
     lines += [format_trunk(u) for u in units if u.unit.is_trunk]

@@ -122,7 +122,7 @@ def count_params_of(gpt: GPTConfig) -> ParamCounts:
 def _count_params(gpt_fields: tuple) -> ParamCounts:
     # Building a module runs its initialisers even on the meta device (about 0.1 s for a 16-layer model), and
     # a sweep resolves each shape once per budget and seed: 72 runs of 9 shapes in sweep=kaplan_fig1_gpu.
-    with _NoRandomInit(), torch.device("meta"):  # the device mode on top hands its calls down to this one
+    with _NoRandomInit(), torch.device("meta"):
         return count_params(build_model(GPTConfig(*gpt_fields)))
 
 

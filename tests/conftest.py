@@ -7,12 +7,14 @@ Every run of these tests uses the data of the smoke preset (the first 60 stdlib 
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 from hydra import compose, initialize_config_dir
 
 import configs.run
@@ -31,6 +33,13 @@ TINY_RUN = ["model.n_layer=2", "model.d_model=32", "model.d_head=16", "model.n_c
             "train.tokens=32768", "train.batch_size=8", "train.eval_points=20", "train.train_log_points=20",
             "train.threads=1"]
 SCRIPT_TIMEOUT_S = 300
+
+
+def pytest_configure(config):
+    # Under pytest-xdist (the README's test command: two workers on two cores) each worker's in-process torch
+    # work gets one thread, so that the workers do not oversubscribe the cores.
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")

@@ -84,7 +84,7 @@ def _kill_one_life(results: Path, command: list[str], rng: random.Random, log: P
             time.sleep(0.001)
         if aim == "training" and proc.poll() is None:
             time.sleep(delay)
-            snapshot = _snapshot(results)  # the analysis' loader on a folder still being written
+            snapshot = _snapshot(results, launched)  # the analysis' loader on a folder still being written
         killed = proc.poll() is None
         if killed:
             proc.send_signal(signal.SIGKILL)
@@ -96,13 +96,24 @@ def _kill_one_life(results: Path, command: list[str], rng: random.Random, log: P
             "temp_left": len(_temp_files(results)), "phase": _phase(log), "snapshot": snapshot}
 
 
-def _snapshot(results: Path) -> dict:
+def _claims_of_this_life(results: Path, launched: float) -> int:
+    """Claims taken or beaten since this life started: a live process's (a killed life's claims are never beaten)."""
+    count = 0
+    for claim in (results / "claims").glob("*.claim"):
+        try:
+            count += claim.stat().st_mtime >= launched
+        except FileNotFoundError:  # released while we looked
+            pass
+    return count
+
+
+def _snapshot(results: Path, launched: float) -> dict:
     before = {p.stem for p in store.run_files(results)}
     runs = store.load_runs(results)
     return {"before": before, "loaded": list(runs.get("run_id", [])),
             "statuses": set(runs.get("status", [])), "after": {p.stem for p in store.run_files(results)},
             "checkpoints": len(list((results / "checkpoints").glob("*.pt"))) + len(list(results.glob("trunks/*/*.pt"))),
-            "claims": len(list((results / "claims").glob("*.claim")))}
+            "claims": _claims_of_this_life(results, launched)}
 
 
 def _finish(results: Path, command: list[str], expected: set[str], log: Path) -> list[int]:
@@ -210,10 +221,9 @@ def test_final_losses_equal_the_straight_sweeps(killed_sweep):
 
 def test_loading_a_folder_mid_sweep_sees_only_finished_runs(killed_sweep):
     snapshots = [life["snapshot"] for life in killed_sweep["lives"] if life["snapshot"]]
-    # At least one load came mid-sweep: some runs finished, and one was in training (its claim held, or its
-    # checkpoint written) as the folder was read.
-    mid_sweep = [s for s in snapshots
-                 if 0 < len(s["loaded"]) < killed_sweep["n_runs"] and (s["claims"] or s["checkpoints"])]
+    # At least one load came mid-sweep: some runs finished, and the live sweep held a claim (a run, trunk or
+    # branch in training) as the folder was read.
+    mid_sweep = [s for s in snapshots if 0 < len(s["loaded"]) < killed_sweep["n_runs"] and s["claims"]]
     assert mid_sweep, [(len(s["loaded"]), s["claims"], s["checkpoints"]) for s in snapshots]
     for s in snapshots:
         loaded = set(s["loaded"])
