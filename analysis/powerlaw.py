@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from analysis.batchfit import BatchResult, least_squares_terms, minimize_batch
+from analysis.batchfit import BatchResult, least_squares_terms, minimize_batch, padded
 from analysis.bootstrap import attach_batch_bootstrap
 from analysis.data import aggregate_arrays, aggregate_replicates, select_grid
 from analysis.result import FitResult, batch_best, check_points, dof_diagnostics, floor_diagnostics, r2_log
@@ -48,11 +48,8 @@ def _floor_starts(lx: np.ndarray, ly: np.ndarray, w: np.ndarray) -> np.ndarray:
 def _floor_minimise(points: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> BatchResult:
     """Least squares on log L = LSE(e, k - α·lx) for every (lx, ly, w) of `points` from each of its
     FLOOR_START_FRACTIONS starts at once; results ordered point set by point set, start by start."""
-    size, starts = max(len(lx) for lx, _, _ in points), len(FLOOR_START_FRACTIONS)
-    lx, ly, w = (np.zeros((len(points), size)) for _ in range(3))  # padding carries weight 0
-    for i, (x_i, y_i, w_i) in enumerate(points):
-        lx[i, :len(x_i)], ly[i, :len(x_i)], w[i, :len(x_i)] = x_i, y_i, w_i
-    data_of = np.repeat(np.arange(len(points)), starts)
+    lx, ly, w, _ = padded(points)  # the padding's weight w is 0
+    data_of = np.repeat(np.arange(len(points)), len(FLOOR_START_FRACTIONS))
     lower = np.array([[-np.inf, 0.0, y.min() - FLOOR_LOG_RANGE] for _, y, _ in points])[data_of]
     upper = np.array([np.inf, MAX_EXPONENT, np.inf])
 
