@@ -93,6 +93,17 @@ def attach_bootstrap(result: FitResult, fit: Callable[[pd.DataFrame], FitResult]
     return _summarise(result, {k: samples[k].to_numpy(float) for k in samples}, failed, n_boot)
 
 
+def one_by_one(fit_of: Callable[[np.ndarray], FitResult], keys: list[str]) -> BatchRefit:
+    """A BatchRefit that refits the resamples one at a time: fit_of(a row of counts) -> that resample's FitResult,
+    whose params[key] for `keys` are the samples and whose ok says whether it succeeded."""
+    def refit(counts: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        fits = [fit_of(row) for row in counts]
+        return ({key: np.array([fit.params[key] for fit in fits], float) for key in keys},
+                np.array([fit.ok for fit in fits], bool))
+
+    return refit
+
+
 def attach_batch_bootstrap(result: FitResult, refit: BatchRefit, data: pd.DataFrame, n_boot: int, seed: int,
                            unit: str | None = "run_id", strata: str | None = None) -> FitResult:
     """attach_bootstrap for a fit that refits every resample in one call (BatchRefit): the same resamples

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from analysis.bootstrap import attach_batch_bootstrap
+from analysis.bootstrap import attach_batch_bootstrap, one_by_one
 from analysis.branches import curve_segments, shared_trunk_rows
 from analysis.data import check_convention
 from analysis.optimum import local_minima_arrays
@@ -259,12 +259,6 @@ def fit_compute_frontier(curves: pd.DataFrame, *, compute: str = "6n", n_points:
     result.extra["compute"] = compute_column(compute)
 
     def refit(counts):  # a resample's fit depends only on which runs it drew: a duplicate adds no curve
-        samples, ok = {key: np.full(len(counts), np.nan) for key in FRONTIER_KEYS}, np.zeros(len(counts), bool)
-        for i, drawn in enumerate(counts > 0):
-            fit = _fit_frontier(table, table.points_of(drawn), n_points, method, bracketed_only, frames=False)
-            ok[i] = fit.ok
-            for key in FRONTIER_KEYS:
-                samples[key][i] = fit.params[key]
-        return samples, ok
+        return _fit_frontier(table, table.points_of(counts > 0), n_points, method, bracketed_only, frames=False)
 
-    return attach_batch_bootstrap(result, refit, curves, n_boot, seed, unit="run_id")
+    return attach_batch_bootstrap(result, one_by_one(refit, FRONTIER_KEYS), curves, n_boot, seed, unit="run_id")

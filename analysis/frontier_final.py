@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis.bootstrap import attach_batch_bootstrap
+from analysis.bootstrap import attach_batch_bootstrap, one_by_one
 from analysis.data import check_convention
 from analysis.frontier import FRONTIER_KEYS, fit_optimal_size, interpolate_groups, optima_arrays, optimal_size_line
 from analysis.optimum import BUDGET_RTOL, merged_budget_values
@@ -87,13 +87,8 @@ def fit_final_frontier(runs: pd.DataFrame, *, compute: str = "6n", loss_col: str
     result.extra["compute"] = f"compute_{compute}"
 
     def refit(counts):
-        samples, ok = {key: np.full(len(counts), np.nan) for key in FRONTIER_KEYS}, np.zeros(len(counts), bool)
-        for i, drawn in enumerate(counts[:, rows]):
-            picked = np.repeat(np.arange(len(rows)), drawn)
-            fit = _fit_final(_final_points(*(a[picked] for a in arrays)), name, frames=False)
-            ok[i] = fit.ok
-            for key in FRONTIER_KEYS:
-                samples[key][i] = fit.params[key]
-        return samples, ok
+        picked = np.repeat(np.arange(len(rows)), counts[rows])
+        return _fit_final(_final_points(*(a[picked] for a in arrays)), name, frames=False)
 
-    return attach_batch_bootstrap(result, refit, runs, n_boot, seed, unit="run_id" if "run_id" in runs else None)
+    return attach_batch_bootstrap(result, one_by_one(refit, FRONTIER_KEYS), runs, n_boot, seed,
+                                  unit="run_id" if "run_id" in runs else None)

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from analysis.bootstrap import attach_batch_bootstrap
+from analysis.bootstrap import attach_batch_bootstrap, one_by_one
 from analysis.data import aggregate_arrays, final_compute
 from analysis.optimum import LOCAL_HALF_WIDTH_DECADES, local_minima_arrays, merge_budgets
 from analysis.result import MIN_DISTINCT_X, FitResult, r2_log
@@ -123,17 +123,12 @@ def fit_isoflop(runs: pd.DataFrame, *, loss_col: str = "final_test_loss", comput
         result.extra["minima"] = pd.DataFrame(minima)
 
     def refit(counts):  # each resample redraws the runs of every budget (stratum) and refits their minima
-        samples, ok = {key: np.full(len(counts), np.nan) for key in ISOFLOP_KEYS}, np.zeros(len(counts), bool)
-        for i, drawn in enumerate(counts):
-            redrawn = []
-            for budget, rows, arrays in groups:
-                picked = np.repeat(np.arange(len(rows)), drawn[rows])
-                redrawn.append(_profile_minimum(budget, *(None if a is None else a[picked] for a in arrays),
-                                                half_width_decades))
-            fit = _fit_isoflop(redrawn)
-            ok[i] = fit.ok
-            for key in ISOFLOP_KEYS:
-                samples[key][i] = fit.params[key]
-        return samples, ok
+        redrawn = []
+        for budget, rows, arrays in groups:
+            picked = np.repeat(np.arange(len(rows)), counts[rows])
+            redrawn.append(_profile_minimum(budget, *(None if a is None else a[picked] for a in arrays),
+                                            half_width_decades))
+        return _fit_isoflop(redrawn)
 
-    return attach_batch_bootstrap(result, refit, runs, n_boot, seed, strata="compute_budget")
+    return attach_batch_bootstrap(result, one_by_one(refit, ISOFLOP_KEYS), runs, n_boot, seed,
+                                  strata="compute_budget")
