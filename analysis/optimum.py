@@ -84,10 +84,15 @@ def _weighted_parabolas(x: np.ndarray, y: np.ndarray, w: np.ndarray, solvable: n
     return out
 
 
+def _group_starts(ordered: np.ndarray, rtol: float) -> np.ndarray:
+    """Mask of the sorted budgets that begin a group: more than `rtol` above the previous budget."""
+    return np.r_[True, ordered[1:] > ordered[:-1] * (1 + rtol)]
+
+
 def merged_budget_values(budget: np.ndarray, rtol: float = BUDGET_RTOL) -> np.ndarray:
     """The distinct budgets after merge_budgets, sorted (NaN left out)."""
     order = np.sort(budget[np.isfinite(budget)])
-    return order[np.r_[True, order[1:] > order[:-1] * (1 + rtol)]]
+    return order[_group_starts(order, rtol)]
 
 
 def merge_budgets(budget: pd.Series, rtol: float = BUDGET_RTOL) -> pd.Series:
@@ -97,6 +102,6 @@ def merge_budgets(budget: pd.Series, rtol: float = BUDGET_RTOL) -> pd.Series:
     order = values.dropna().sort_values()
     if order.empty:
         return values
-    new_group = np.r_[True, order.to_numpy()[1:] > order.to_numpy()[:-1] * (1 + rtol)]
+    new_group = _group_starts(order.to_numpy(), rtol)
     first = pd.Series(order.to_numpy()[np.flatnonzero(new_group)][np.cumsum(new_group) - 1], index=order.index)
     return first.reindex(values.index)
