@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.batchfit import MAX_ITERATIONS, BatchResult, minimize_batch
-from analysis.joint import fit_joint_with_bootstrap, fit_sets
+from analysis.joint import fit_joint_with_bootstrap, fit_sets, resample_problems
 from analysis.published import CHINCHILLA_HUBER_DELTA
 from analysis.result import FitResult, batch_best, dof_diagnostics, floor_diagnostics, r2_log
 
@@ -158,10 +158,8 @@ def chinchilla_refits(n, d, loss, counts, theta, delta: float = CHINCHILLA_HUBER
     """The Chinchilla fit on each resample (a row of `counts`: how often each point is in it), every one from
     θ (the full-data optimum) at δ itself: parameter samples, and which refits converged to finite parameters
     with 0 < α, β <= RUNAWAY_EXPONENT (as fit_chinchilla_arrays would call them converged)."""
-    weight = np.asarray(counts, float)
-    ln = [np.broadcast_to(np.log(np.asarray(v, float)), weight.shape) for v in (n, d, loss)]
-    starts = np.repeat(np.atleast_2d(theta), len(weight), axis=0)
-    batch = _minimise(*ln, weight, starts, delta, np.arange(len(weight)), stages=())
+    ln_n, ln_d, ln_l, weight, starts, data_of = resample_problems(n, d, loss, counts, theta)
+    batch = _minimise(ln_n, ln_d, ln_l, weight, starts, delta, data_of, stages=())
     with np.errstate(divide="ignore", invalid="ignore"):
         samples = _params(batch.x.T)
     finite = np.all([np.isfinite(v) for v in samples.values()], axis=0)

@@ -122,12 +122,19 @@ def _result(name, n, d, loss, starts, x, fun, converged, n_iter) -> FitResult:
                      objective=2 * float(fun[best]), predict=predict, extra={"theta": theta})
 
 
+def resample_problems(n, d, loss, counts, theta) -> tuple[np.ndarray, ...]:
+    """One problem per resample (a row of `counts`: how often each point is in it), for a joint form's
+    minimiser: (ln N, ln D, ln L, weight) a row per resample, the weight being the counts, every start the
+    full-data optimum θ, and the problems' data rows (each its own)."""
+    weight = np.asarray(counts, float)
+    ln_n, ln_d, ln_l = (np.broadcast_to(np.log(np.asarray(v, float)), weight.shape) for v in (n, d, loss))
+    return ln_n, ln_d, ln_l, weight, np.repeat(np.atleast_2d(theta), len(weight), axis=0), np.arange(len(weight))
+
+
 def kaplan_nd_refits(n, d, loss, counts, theta) -> tuple[dict, np.ndarray]:
     """Eq. 1.5 on each resample (a row of `counts`: how often each point is in it), every one from θ (the
     full-data optimum): parameter samples and which refits converged."""
-    weight = np.asarray(counts, float)
-    ln = [np.broadcast_to(np.log(np.asarray(v, float)), weight.shape) for v in (n, d, loss)]
-    batch = _minimise(*ln, weight, np.repeat(np.atleast_2d(theta), len(weight), axis=0), np.arange(len(weight)))
+    batch = _minimise(*resample_problems(n, d, loss, counts, theta))
     with np.errstate(over="ignore"):
         samples = dict(zip(KAPLAN_ND_KEYS, [batch.x[:, 0], batch.x[:, 1], np.exp(batch.x[:, 2]),
                                             np.exp(batch.x[:, 3])]))
