@@ -34,7 +34,9 @@ from harness.trainer import Trainer
 from harness.trunks import flops_per_step
 
 PRESET = "kaplan_fig1"
-SHAPES = ((2, 16), (2, 32))  # (n_layer, d_model): the default sweep's smallest (its table in docs/speed.md also has 1 x 16 and 1 x 32, from the earlier preset)
+# (n_layer, d_model): the default sweep's smallest (docs/speed.md's first packing table also has 1 x 16 and
+# 1 x 32, from the earlier preset)
+SHAPES = ((2, 16), (2, 32))
 PACK_SIZES = (2, 4, 8, 16)
 JOBS = 2  # single-thread jobs side by side: the default sweep's launcher on 2 cores (configs/sweep/kaplan_fig1.yaml)
 MIN_STEPS = 2  # per measurement, however long a step takes
